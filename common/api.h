@@ -1,0 +1,64 @@
+/* api: the cart API contract: routes, handlers, and the one mapping from
+ * statuses to HTTP errors.
+ *
+ * api_handle is an http_handler. Thread-safe: the store is thread-safe and the
+ * only mutable state here is the draining flag (atomic). */
+#ifndef API_H
+#define API_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "cfg.h"
+#include "http.h"
+#include "id.h"
+#include "store.h"
+
+/* Route indexes: metrics labels. */
+enum api_route {
+    API_R_CARTS = 0,      /* /carts */
+    API_R_CART,           /* /carts/{id}, /cart */
+    API_R_ITEMS,          /* /carts/{id}/items, /cart/items */
+    API_R_ITEM,           /* /carts/{id}/items/{sku}, /cart/items/{sku} */
+    API_R_HEALTHZ,
+    API_R_READYZ,
+    API_R_METRICS,
+    API_R_INFO,
+    API_R_NONE,           /* no route matched */
+    API_R_COUNT
+};
+
+/* Every error the API can answer, one per contract code. */
+enum api_error {
+    API_E_INVALID_JSON = 0, API_E_INVALID_FIELD, API_E_UNKNOWN_FIELD, API_E_INVALID_SKU,
+    API_E_CART_NOT_FOUND, API_E_NO_SUCH_ITEM, API_E_NO_ROUTE, API_E_NO_SESSION,
+    API_E_METHOD_NOT_ALLOWED, API_E_CART_FULL, API_E_VERSION_CONFLICT, API_E_BODY_TOO_LARGE,
+    API_E_UNSUPPORTED_MEDIA_TYPE, API_E_MISDIRECTED, API_E_QTY_OUT_OF_RANGE,
+    API_E_PRICE_OUT_OF_RANGE, API_E_STORE_UNAVAILABLE, API_E_CAPACITY, API_E_DRAINING,
+    API_E_INTERNAL, API_E_COUNT
+};
+
+struct api {
+    const struct cfg *cfg;
+    struct store store;
+    char tag[ID_TAG_MAX + 1];     /* stateful: this instance's id tag; "" stateless */
+    const char *service;          /* "stateful-svc" or "stateless-svc" */
+    atomic_bool draining;
+};
+
+/* Route names for metrics_init, indexed by enum api_route. */
+extern const char *const api_route_names[API_R_COUNT];
+
+/* Prepare an api over a store; the store stays owned by the caller. */
+void api_init(struct api *a, const struct cfg *cfg, struct store store, const char *service);
+
+/* The http_handler: route req, run it against the store, fill resp. */
+void api_handle(void *ud, const struct http_req *req, struct http_resp *resp);
+
+/* Turn /readyz to 503 and refuse nothing else (draining). */
+void api_set_draining(struct api *a);
+
+/* The one mapping from an error to status, code and default message. */
+unsigned api_error_status(enum api_error e, const char **code, const char **message);
+
+#endif

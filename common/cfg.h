@@ -1,0 +1,55 @@
+/* cfg: configuration from environment variables and command-line flags.
+ *
+ * Every setting is an environment variable (PORT) and a flag (--port 8080 or
+ * --port=8080); a flag wins over the variable. Every value is checked; a bad
+ * one yields CFG_ERROR and a message naming the variable. Not thread-safe:
+ * load once at start-up, then only read. */
+#ifndef CFG_H
+#define CFG_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+enum cfg_kind { CFG_STATEFUL, CFG_STATELESS };
+
+enum cfg_status { CFG_OK = 0, CFG_HELP, CFG_VERSION, CFG_ERROR };
+
+struct cfg {
+    enum cfg_kind kind;
+    int port;                 /* PORT, 1..65535 (default 8080 stateful, 8081 stateless) */
+    char listen_addr[64];     /* LISTEN_ADDR, an IPv4 or IPv6 literal (default 127.0.0.1) */
+    int threads;              /* THREADS, 1..256 (default: online cores) */
+    char instance_id[64];     /* INSTANCE_ID, [A-Za-z0-9._-]{1,63} (default: host name) */
+    int ttl;                  /* CART_TTL_SECONDS, 1..2592000 (default 1800) */
+    long max_carts;           /* MAX_CARTS, 1..100000000 (default 1000000; stateful) */
+    int max_items;            /* MAX_ITEMS, 1..10000 (default 100) */
+    char redis_url[256];      /* REDIS_URL (default redis://127.0.0.1:6379/0; stateless) */
+    int redis_timeout_ms;     /* REDIS_TIMEOUT_MS, 1..60000 (default 500) */
+    enum log_level log_level; /* LOG_LEVEL (default info) */
+    enum log_format log_format; /* LOG_FORMAT (default text) */
+    int drain_seconds;        /* DRAIN_SECONDS, 0..3600 (default 0) */
+    int max_conns;            /* MAX_CONNECTIONS, 1..100000 (default 4096) */
+    int max_conns_per_ip;     /* MAX_CONNECTIONS_PER_IP, 0..100000, 0 = no limit (default 1024) */
+    int idle_timeout;         /* IDLE_TIMEOUT_SECONDS, 1..3600 (default 30) */
+};
+
+/* Parsed parts of a REDIS_URL. */
+struct cfg_redis {
+    char host[200];
+    int port;
+    char password[128];       /* "" when none */
+    int db;
+};
+
+/* Fill c from defaults, then the environment, then argv; err names the culprit. */
+enum cfg_status cfg_load(struct cfg *c, enum cfg_kind kind, int argc, char **argv,
+                         char *err, size_t errlen);
+
+/* Parse redis://[:password@]host:port[/db]; 0 on success, -1 with err set. */
+int cfg_parse_redis_url(const char *url, struct cfg_redis *out, char *err, size_t errlen);
+
+/* Print --help text for this kind to stdout. */
+void cfg_usage(enum cfg_kind kind, const char *prog);
+
+#endif

@@ -1,0 +1,27 @@
+/* store_redis: the Redis cart store of stateless-svc, on hiredis.
+ *
+ * One redisContext per calling thread (created on first use, freed when the
+ * thread ends), connect and command timeouts, reconnect after any error.
+ * Each change is one Lua script (EVALSHA, reloaded on NOSCRIPT) that checks
+ * If-Match, applies the change with the cart model's limits, bumps the
+ * version and renews the TTL in one round trip. Keys: "cart:{<id>}", a hash
+ * with field "v" (version) and one field "s:<sku>" = "<qty> <price>" per line.
+ * Thread-safe. */
+#ifndef STORE_REDIS_H
+#define STORE_REDIS_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+struct store_redis_cfg {
+    const char *url;      /* redis://[:password@]host:port[/db] */
+    int timeout_ms;       /* connect and command timeout */
+    int ttl;              /* idle TTL, seconds */
+    size_t max_items;     /* distinct lines per cart */
+};
+
+/* Open a Redis store (does not need Redis to be up yet); 0 or -1 with err set. */
+int store_redis_open(const struct store_redis_cfg *cfg, struct store *out, char *err, size_t errlen);
+
+#endif
