@@ -1,0 +1,404 @@
+/* api: the cart API contract. See api.h. */
+#include "api.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "wire.h"
+
+#define API_RETRY_AFTER 1
+
+static const struct {
+    unsigned status;
+    const char *code;
+    const char *message;
+} api_errors[API_E_COUNT] = {
+    [API_E_INVALID_JSON] = {400, "invalid_json", "the body is not a valid JSON object"},
+    [API_E_INVALID_FIELD] = {400, "invalid_field", "a field is missing or has the wrong type"},
+    [API_E_UNKNOWN_FIELD] = {400, "unknown_field", "the body has a field this endpoint does not take"},
+    [API_E_INVALID_SKU] = {400, "invalid_sku", "sku must match [A-Za-z0-9._-]{1,64}"},
+    [API_E_CART_NOT_FOUND] = {404, "cart_not_found", "no such cart (it may have expired)"},
+    [API_E_NO_SUCH_ITEM] = {404, "no_such_item", "the cart has no line with this sku"},
+    [API_E_NO_ROUTE] = {404, "no_route", "no such endpoint"},
+    [API_E_NO_SESSION] = {404, "no_session", "no cart cookie: create a cart with POST /carts"},
+    [API_E_METHOD_NOT_ALLOWED] = {405, "method_not_allowed", "method not allowed on this endpoint"},
+    [API_E_CART_FULL] = {409, "cart_full", "the cart holds the most distinct lines allowed"},
+    [API_E_VERSION_CONFLICT] = {412, "version_conflict", "If-Match does not match the cart's version"},
+    [API_E_BODY_TOO_LARGE] = {413, "body_too_large", "the body is over 16 KiB"},
+    [API_E_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported_media_type", "the body must be application/json"},
+    [API_E_MISDIRECTED] = {421, "misdirected", "this cart is held by another instance"},
+    [API_E_QTY_OUT_OF_RANGE] = {422, "qty_out_of_range", "qty must be within 1..9999 after the change"},
+    [API_E_PRICE_OUT_OF_RANGE] = {422, "price_out_of_range", "unit_price_cents must be within 0..1000000000"},
+    [API_E_STORE_UNAVAILABLE] = {503, "store_unavailable", "the cart store is unreachable; retry later"},
+    [API_E_CAPACITY] = {503, "capacity", "this instance holds the most carts allowed; retry later"},
+    [API_E_DRAINING] = {503, "draining", "this instance is shutting down; retry elsewhere"},
+    [API_E_INTERNAL] = {500, "internal", "internal error"},
+};
+
+unsigned api_error_status(enum api_error e, const char **code, const char **message)
+{
+    if ((unsigned)e >= API_E_COUNT)
+        e = API_E_INTERNAL;
+    *code = api_errors[e].code;
+    *message = api_errors[e].message;
+    return api_errors[e].status;
+}
+
+/* Fill resp with an error; msg NULL means the default text, owner for 421. */
+static void api_fail(struct http_resp *r, enum api_error e, const char *msg, const char *owner)
+{
+    const char *code, *dflt;
+    r->status = api_error_status(e, &code, &dflt);
+    free(r->body);
+    r->body = wire_error_json(code, msg && msg[0] ? msg : dflt, owner, &r->body_len);
+    r->content_type = NULL;
+    if (r->status == 503)
+        r->retry_after = API_RETRY_AFTER;
+}
+
+/* Map a body-decoding status to an API error. */
+static enum api_error api_from_wire(enum wire_status st)
+{
+    switch (st) {
+    case WIRE_INVALID_FIELD: return API_E_INVALID_FIELD;
+    case WIRE_UNKNOWN_FIELD: return API_E_UNKNOWN_FIELD;
+    case WIRE_INVALID_SKU: return API_E_INVALID_SKU;
+    default: return API_E_INVALID_JSON;
+    }
+}
+
+/* Map a refused cart change to an API error. */
+static enum api_error api_from_cart(enum cart_status st)
+{
+    switch (st) {
+    case CART_NO_ITEM: return API_E_NO_SUCH_ITEM;
+    case CART_FULL: return API_E_CART_FULL;
+    case CART_QTY_RANGE: return API_E_QTY_OUT_OF_RANGE;
+    case CART_PRICE_RANGE: return API_E_PRICE_OUT_OF_RANGE;
+    case CART_PRICE_REQUIRED: return API_E_INVALID_FIELD;
+    case CART_INVALID_SKU: return API_E_INVALID_SKU;
+    case CART_CONFLICT: return API_E_VERSION_CONFLICT;
+    default: return API_E_INTERNAL;
+    }
+}
+
+/* Answer a failed store call; backend failures are logged at most once a second. */
+static void api_store_fail(struct http_resp *r, enum store_status st, enum cart_status cst,
+                           const char *detail)
+{
+    static _Atomic time_t last_log;
+    enum api_error e = st == STORE_NOT_FOUND ? API_E_CART_NOT_FOUND
+                     : st == STORE_REJECTED ? api_from_cart(cst)
+                     : st == STORE_CAPACITY ? API_E_CAPACITY
+                     : st == STORE_UNAVAILABLE ? API_E_STORE_UNAVAILABLE : API_E_INTERNAL;
+    const char *msg = st == STORE_REJECTED && cst == CART_PRICE_REQUIRED
+                    ? "unit_price_cents is required for a new line" : NULL;
+    if (st == STORE_UNAVAILABLE || st == STORE_ERROR) {
+        metrics_store_error();
+        time_t now = time(NULL);
+        if (atomic_exchange(&last_log, now) != now)
+            log_msg(LOG_WARN, "store_error", "%s: %s", store_status_name(st), detail);
+    }
+    api_fail(r, e, msg, NULL);
+}
+
+/* Fill resp with a cart; cookie refreshes the session cookie. */
+static void api_cart_ok(struct api *a, struct http_resp *r, const struct cart *c,
+                        unsigned status, bool cookie)
+{
+    r->body = wire_cart_json(c, &r->body_len);
+    if (!r->body) {
+        api_fail(r, API_E_INTERNAL, "cannot encode the cart", NULL);
+        return;
+    }
+    r->status = status;
+    r->no_store = true;
+    snprintf(r->etag, sizeof r->etag, "\"%lld\"", (long long)c->version);
+    if (cookie)
+        snprintf(r->set_cookie, sizeof r->set_cookie,
+                 "cart=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d", c->id, a->cfg->ttl);
+}
+
+/* True when a Content-Type names application/json (parameters allowed). */
+static bool api_is_json(const char *ct)
+{
+    static const char want[] = "application/json";
+    if (!ct)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    if (strncasecmp(ct, want, sizeof want - 1))
+        return false;
+    ct += sizeof want - 1;
+    return *ct == '\0' || *ct == ';' || *ct == ' ';
+}
+
+/* Check size and media type of a body an endpoint reads. */
+static bool api_body_ok(const struct http_req *req, struct http_resp *r)
+{
+    if (req->body_too_large) {
+        api_fail(r, API_E_BODY_TOO_LARGE, NULL, NULL);
+        return false;
+    }
+    if (req->body_len > 0 && !api_is_json(req->content_type)) {
+        api_fail(r, API_E_UNSUPPORTED_MEDIA_TYPE, NULL, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* Parse If-Match ("3", W/"3", 3 or *) into a version, -1 for none or any. */
+static bool api_if_match(const char *h, int64_t *out)
+{
+    *out = -1;
+    if (!h)
+        return true;
+    while (*h == ' ')
+        h++;
+    if (!strcmp(h, "*"))
+        return true;
+    if (!strncmp(h, "W/", 2))
+        h += 2;
+    bool quoted = *h == '"';
+    h += quoted;
+    char *end;
+    if (*h < '0' || *h > '9')
+        return false;
+    long long v = strtoll(h, &end, 10);
+    if (quoted && *end++ != '"')
+        return false;
+    while (*end == ' ')
+        end++;
+    if (*end)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Resolve the cart id (path or cookie) and check that this instance owns it. */
+static bool api_resolve_id(struct api *a, const struct http_req *req, struct route_match *m,
+                           struct http_resp *r)
+{
+    if (m->by_cookie) {
+        const char *ck = req->cookie_cart;
+        if (!ck || !ck[0] || strlen(ck) > CART_ID_MAX || !id_valid(ck)) {
+            api_fail(r, API_E_NO_SESSION, NULL, NULL);
+            return false;
+        }
+        snprintf(m->id, sizeof m->id, "%s", ck);
+    }
+    if (!a->tag[0])
+        return true;
+    char tag[ID_TAG_MAX + 1];
+    if (!id_tag_of(m->id, tag, sizeof tag)) {
+        api_fail(r, API_E_CART_NOT_FOUND, NULL, NULL);
+        return false;
+    }
+    if (strcmp(tag, a->tag)) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "this cart is held by instance tag '%s'", tag);
+        api_fail(r, API_E_MISDIRECTED, msg, tag);
+        return false;
+    }
+    return true;
+}
+
+/* POST /carts: a new empty cart, its Location and its cookie. */
+static void api_create(struct api *a, const struct http_req *req, struct http_resp *r)
+{
+    char err[256] = "";
+    if (!api_body_ok(req, r))
+        return;
+    enum wire_status ws = wire_parse_create(req->body, req->body_len, err, sizeof err);
+    if (ws != WIRE_OK)
+        return api_fail(r, api_from_wire(ws), err, NULL);
+    if (a->tag[0] && atomic_load(&a->draining))
+        return api_fail(r, API_E_DRAINING, NULL, NULL);
+    struct cart c;
+    cart_init(&c, "");
+    enum store_status st = STORE_EXISTS;
+    for (int i = 0; i < 3 && st == STORE_EXISTS; i++) {
+        char id[CART_ID_MAX + 1];
+        if (id_new(a->tag, id, sizeof id) != ID_OK) {
+            cart_free(&c);
+            return api_fail(r, API_E_INTERNAL, "no randomness for a cart id", NULL);
+        }
+        st = a->store.ops->create(a->store.self, id, &c, err, sizeof err);
+    }
+    if (st != STORE_OK)
+        api_store_fail(r, st, CART_OK, err);
+    else {
+        api_cart_ok(a, r, &c, 201, true);
+        snprintf(r->location, sizeof r->location, "/carts/%s", c.id);
+    }
+    cart_free(&c);
+}
+
+/* Decode the change an ADD or SET request asks for. */
+static bool api_decode_change(const struct http_req *req, const struct route_match *m,
+                              struct cart_change *chg, struct http_resp *r)
+{
+    char err[256] = "";
+    enum wire_status ws = WIRE_OK;
+    memset(chg, 0, sizeof *chg);
+    if (m->action == ACT_REMOVE) {
+        chg->op = CART_OP_REMOVE;
+        snprintf(chg->sku, sizeof chg->sku, "%s", m->sku);
+    } else if (!api_body_ok(req, r)) {
+        return false;
+    } else if (m->action == ACT_ADD) {
+        ws = wire_parse_add(req->body, req->body_len, chg, err, sizeof err);
+    } else {
+        ws = wire_parse_set(req->body, req->body_len, m->sku, chg, err, sizeof err);
+    }
+    if (ws != WIRE_OK) {
+        api_fail(r, api_from_wire(ws), err, NULL);
+        return false;
+    }
+    if (!api_if_match(req->if_match, &chg->if_match)) {
+        api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* GET, DELETE, add, set and remove on one cart. */
+static void api_cart_op(struct api *a, const struct http_req *req, struct route_match *m,
+                        struct http_resp *r)
+{
+    char err[256] = "";
+    enum cart_status cst = CART_OK;
+    enum store_status st;
+    struct cart c;
+    struct cart_change chg;
+    if (!api_resolve_id(a, req, m, r))
+        return;
+    if (m->action == ACT_DELETE) {
+        int64_t im;
+        if (!api_if_match(req->if_match, &im))
+            return api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
+        st = a->store.ops->del(a->store.self, m->id, im, &cst, err, sizeof err);
+        if (st != STORE_OK)
+            return api_store_fail(r, st, cst, err);
+        r->status = 204;
+        if (m->by_cookie)
+            snprintf(r->set_cookie, sizeof r->set_cookie,
+                     "cart=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+        return;
+    }
+    if (m->action != ACT_GET && !api_decode_change(req, m, &chg, r))
+        return;
+    cart_init(&c, "");
+    if (m->action == ACT_GET)
+        st = a->store.ops->get(a->store.self, m->id, &c, err, sizeof err);
+    else
+        st = a->store.ops->change(a->store.self, m->id, &chg, &c, &cst, err, sizeof err);
+    if (st != STORE_OK)
+        api_store_fail(r, st, cst, err);
+    else
+        api_cart_ok(a, r, &c, 200, m->by_cookie);
+    cart_free(&c);
+}
+
+/* GET /readyz: 503 while draining or while the store is unreachable. */
+static void api_readyz(struct api *a, struct http_resp *r)
+{
+    char err[256] = "";
+    if (atomic_load(&a->draining))
+        return api_fail(r, API_E_DRAINING, NULL, NULL);
+    enum store_status st = a->store.ops->ping(a->store.self, err, sizeof err);
+    if (st != STORE_OK)
+        return api_store_fail(r, STORE_UNAVAILABLE, CART_OK, err);
+    r->status = 200;
+    r->body = strdup("{\"status\":\"ready\"}");
+    r->body_len = r->body ? strlen(r->body) : 0;
+}
+
+/* GET /metrics: the Prometheus text exposition. */
+static void api_metrics(struct api *a, struct http_resp *r)
+{
+    char err[256];
+    struct store_stats ss = {0};
+    a->store.ops->stats(a->store.self, &ss, err, sizeof err);
+    int ready = !atomic_load(&a->draining);
+    r->body = metrics_render(a->service, ss.carts, ready, &r->body_len);
+    if (!r->body)
+        return api_fail(r, API_E_INTERNAL, NULL, NULL);
+    r->status = 200;
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* GET /info: who answers, with what store, holding how many carts. */
+static void api_info(struct api *a, struct http_resp *r)
+{
+    char err[256];
+    struct store_stats ss = {0};
+    enum store_status st = a->store.ops->stats(a->store.self, &ss, err, sizeof err);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:i, s:i, s:i}",
+        "service", a->service, "instance", a->cfg->instance_id, "version", CARTPAIR_VERSION,
+        "store", a->store.ops->name, "carts", (json_int_t)ss.carts,
+        "store_ok", st == STORE_OK, "draining", (int)atomic_load(&a->draining),
+        "ttl_seconds", a->cfg->ttl, "max_items", a->cfg->max_items, "threads", a->cfg->threads);
+    if (o && a->tag[0]) {
+        json_object_set_new(o, "tag", json_string(a->tag));
+        json_object_set_new(o, "max_carts", json_integer(a->cfg->max_carts));
+    }
+    r->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!r->body)
+        return api_fail(r, API_E_INTERNAL, NULL, NULL);
+    r->body_len = strlen(r->body);
+    r->status = 200;
+}
+
+void api_handle(void *ud, const struct http_req *req, struct http_resp *r)
+{
+    static const char healthz[] = "{\"status\":\"ok\"}";
+    struct api *a = ud;
+    struct route_match m;
+    enum route_status rs = route_match(req->method, req->path, &m);
+    r->route = m.kind;
+    switch (rs) {
+    case ROUTE_OK: break;
+    case ROUTE_BAD_METHOD:
+        snprintf(r->allow, sizeof r->allow, "%s", m.allow);
+        return api_fail(r, API_E_METHOD_NOT_ALLOWED, NULL, NULL);
+    case ROUTE_BAD_ID: return api_fail(r, API_E_CART_NOT_FOUND, NULL, NULL);
+    case ROUTE_BAD_SKU: return api_fail(r, API_E_INVALID_SKU, NULL, NULL);
+    default: return api_fail(r, API_E_NO_ROUTE, NULL, NULL);
+    }
+    switch (m.action) {
+    case ACT_HEALTHZ:
+        r->status = 200;
+        r->body = strdup(healthz);
+        r->body_len = r->body ? sizeof healthz - 1 : 0;
+        return;
+    case ACT_READYZ: return api_readyz(a, r);
+    case ACT_METRICS: return api_metrics(a, r);
+    case ACT_INFO: return api_info(a, r);
+    case ACT_CREATE: return api_create(a, req, r);
+    default: return api_cart_op(a, req, &m, r);
+    }
+}
+
+void api_init(struct api *a, const struct cfg *cfg, struct store store, const char *service)
+{
+    memset(a, 0, sizeof *a);
+    a->cfg = cfg;
+    a->store = store;
+    a->service = service;
+    if (cfg->kind == CFG_STATEFUL)
+        id_tag_from_instance(cfg->instance_id, a->tag, sizeof a->tag);
+    atomic_init(&a->draining, false);
+}
+
+void api_set_draining(struct api *a)
+{
+    atomic_store(&a->draining, true);
+}

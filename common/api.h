@@ -12,21 +12,8 @@
 #include "cfg.h"
 #include "http.h"
 #include "id.h"
+#include "route.h"
 #include "store.h"
-
-/* Route indexes: metrics labels. */
-enum api_route {
-    API_R_CARTS = 0,      /* /carts */
-    API_R_CART,           /* /carts/{id}, /cart */
-    API_R_ITEMS,          /* /carts/{id}/items, /cart/items */
-    API_R_ITEM,           /* /carts/{id}/items/{sku}, /cart/items/{sku} */
-    API_R_HEALTHZ,
-    API_R_READYZ,
-    API_R_METRICS,
-    API_R_INFO,
-    API_R_NONE,           /* no route matched */
-    API_R_COUNT
-};
 
 /* Every error the API can answer, one per contract code. */
 enum api_error {
@@ -45,9 +32,6 @@ struct api {
     const char *service;          /* "stateful-svc" or "stateless-svc" */
     atomic_bool draining;
 };
-
-/* Route names for metrics_init, indexed by enum api_route. */
-extern const char *const api_route_names[API_R_COUNT];
 
 /* Prepare an api over a store; the store stays owned by the caller. */
 void api_init(struct api *a, const struct cfg *cfg, struct store store, const char *service);

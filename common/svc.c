@@ -1,0 +1,106 @@
+/* svc: the process around a service. See svc.h. */
+#include "svc.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "route.h"
+
+#define SVC_FINISH_WAIT_MS 10000  /* how long in-flight requests may take at exit */
+
+/* Block the shutdown signals in every thread; main waits for them with sigwait. */
+static void svc_block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Parse the config; returns -1 to go on, else the exit code. */
+static int svc_config(struct cfg *c, enum cfg_kind kind, const char *service,
+                      int argc, char **argv)
+{
+    char err[512] = "";
+    switch (cfg_load(c, kind, argc, argv, err, sizeof err)) {
+    case CFG_OK:
+        return -1;
+    case CFG_HELP:
+        cfg_usage(kind, service);
+        return 0;
+    case CFG_VERSION:
+        printf("%s %s\n", service, CARTPAIR_VERSION);
+        return 0;
+    default:
+        fprintf(stderr, "%s: %s\n", service, err);
+        return 2;
+    }
+}
+
+/* Drain: /readyz 503 at once, keep serving DRAIN_SECONDS (a second signal cuts it short),
+ * stop accepting, then let in-flight requests finish. */
+static void svc_drain(struct api *a, struct http_server *srv, const sigset_t *set, int secs)
+{
+    api_set_draining(a);
+    log_msg(LOG_INFO, "draining", "readyz now 503; serving for %d s more", secs);
+    if (secs > 0) {
+        struct timespec ts = {.tv_sec = secs};
+        if (sigtimedwait(set, NULL, &ts) > 0)
+            log_msg(LOG_WARN, "draining", "second signal: drain cut short");
+    }
+    http_quiesce(srv);
+    for (int ms = 0; http_inflight(srv) > 0 && ms < SVC_FINISH_WAIT_MS; ms += 10)
+        usleep(10 * 1000);
+}
+
+int svc_main(enum cfg_kind kind, const char *service, svc_store_open open,
+             int argc, char **argv)
+{
+    struct cfg c;
+    int rc = svc_config(&c, kind, service, argc, argv);
+    if (rc >= 0)
+        return rc;
+    log_init(c.log_level, c.log_format, service, c.instance_id);
+    sigset_t set;
+    svc_block_signals(&set);
+    char err[512] = "";
+    struct store st;
+    if (open(&c, &st, err, sizeof err) != 0) {
+        log_msg(LOG_ERROR, "store_open", "%s", err);
+        return 1;
+    }
+    metrics_init(route_names, ROUTE_COUNT);
+    struct api a;
+    api_init(&a, &c, st, service);
+    struct http_cfg hc = {
+        .listen_addr = c.listen_addr, .port = c.port, .threads = c.threads,
+        .max_conns = c.max_conns, .max_conns_per_ip = c.max_conns_per_ip,
+        .idle_timeout = c.idle_timeout, .instance = c.instance_id, .service = service,
+    };
+    struct http_server *srv = http_start(&hc, api_handle, &a, err, sizeof err);
+    if (!srv) {
+        log_msg(LOG_ERROR, "listen", "PORT/LISTEN_ADDR: %s", err);
+        st.ops->destroy(st.self);
+        return 1;
+    }
+    log_msg(LOG_INFO, "listening", "%s %s on %s:%d, %d threads, store %s, instance %s%s%s",
+            service, CARTPAIR_VERSION, c.listen_addr, c.port, c.threads, st.ops->name,
+            c.instance_id, a.tag[0] ? ", tag " : "", a.tag);
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_msg(LOG_INFO, "signal", "%s received", strsignal(sig));
+    svc_drain(&a, srv, &set, c.drain_seconds);
+    http_stop(srv);
+    st.ops->destroy(st.self);
+    log_msg(LOG_INFO, "stopped", "clean exit");
+    return 0;
+}
