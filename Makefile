@@ -1,19 +1,27 @@
 # A thin wrapper around CMake, so that `make`, `make test` and `make demo` work.
+# Each target first installs any missing Debian package (scripts/deps).
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build test asan demo bench clean
+.PHONY: all deps deps-test build test asan demo down bench clean
 
 all: build
+
+deps:
+	@./scripts/deps
+
+deps-test:
+	@./scripts/deps --test
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 
-build: $(BUILD)/CMakeCache.txt
+build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test: deps-test $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 asan:

@@ -247,7 +247,7 @@ struct http_server *http_start(const struct http_cfg *cfg, http_handler h, void 
                          MHD_USE_ERROR_LOG | (unsigned int)fam;
     s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, http_on_request, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cfg->threads > 1 ? cfg->threads : 0),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_conns_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
