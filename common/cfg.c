@@ -1,0 +1,346 @@
+/* cfg: configuration from environment variables and command-line flags (see cfg.h). */
+#include "cfg.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT };
+
+#define K_FUL (1u << CFG_STATEFUL)
+#define K_LESS (1u << CFG_STATELESS)
+#define K_BOTH (K_FUL | K_LESS)
+
+/* One setting: its variable, its flag, how to check it and where it goes. */
+struct opt {
+    const char *env;
+    const char *flag;        /* without the leading "--" */
+    enum opt_type type;
+    long min, max;           /* for T_INT and T_LONG */
+    size_t off;              /* of the field in struct cfg */
+    unsigned kinds;          /* the services --help lists it for */
+    const char *metavar;
+    const char *help;
+    const char *def;         /* default as shown by --help; NULL: per kind */
+};
+
+#define F(field) offsetof(struct cfg, field)
+
+static const struct opt opts[] = {
+    { "PORT", "port", T_INT, 1, 65535, F(port), K_BOTH, "N",
+      "TCP port to listen on", NULL },
+    { "LISTEN_ADDR", "listen-addr", T_ADDR, 0, 0, F(listen_addr), K_BOTH, "ADDR",
+      "IPv4 or IPv6 address to listen on", "127.0.0.1" },
+    { "THREADS", "threads", T_INT, 1, 256, F(threads), K_BOTH, "N",
+      "HTTP worker threads", "online cores" },
+    { "INSTANCE_ID", "instance-id", T_ID, 0, 0, F(instance_id), K_BOTH, "ID",
+      "name of this instance, [A-Za-z0-9._-]{1,63}; sent as X-Instance", "host name" },
+    { "CART_TTL_SECONDS", "cart-ttl-seconds", T_INT, 1, 2592000, F(ttl), K_BOTH, "N",
+      "idle time after which a cart expires", "1800" },
+    { "MAX_CARTS", "max-carts", T_LONG, 1, 100000000, F(max_carts), K_FUL, "N",
+      "carts held at most (when full, new carts get 503)", "1000000" },
+    { "MAX_ITEMS", "max-items", T_INT, 1, 10000, F(max_items), K_BOTH, "N",
+      "distinct lines per cart at most", "100" },
+    { "REDIS_URL", "redis-url", T_REDIS, 0, 0, F(redis_url), K_LESS, "URL",
+      "Redis server, redis://[:password@]host[:port][/db]", "redis://127.0.0.1:6379/0" },
+    { "REDIS_TIMEOUT_MS", "redis-timeout-ms", T_INT, 1, 60000, F(redis_timeout_ms), K_LESS,
+      "MS", "timeout of one Redis connect or command, in milliseconds", "500" },
+    { "LOG_LEVEL", "log-level", T_LEVEL, 0, 0, F(log_level), K_BOTH, "LEVEL",
+      "least level logged: debug, info, warn or error", "info" },
+    { "LOG_FORMAT", "log-format", T_FORMAT, 0, 0, F(log_format), K_BOTH, "FMT",
+      "log record format: text or json", "text" },
+    { "DRAIN_SECONDS", "drain-seconds", T_INT, 0, 3600, F(drain_seconds), K_BOTH, "N",
+      "after SIGTERM, keep serving new connections this long", "0" },
+    { "MAX_CONNECTIONS", "max-connections", T_INT, 1, 100000, F(max_conns), K_BOTH, "N",
+      "open connections at most", "4096" },
+    { "MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", T_INT, 0, 100000,
+      F(max_conns_per_ip), K_BOTH, "N", "open connections per client address (0 = no limit)",
+      "1024" },
+    { "IDLE_TIMEOUT_SECONDS", "idle-timeout-seconds", T_INT, 1, 3600, F(idle_timeout), K_BOTH,
+      "N", "close a connection idle this long", "30" },
+};
+
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+/* Format an error message into err (when there is one); returns -1. */
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Parse the n chars at s as a decimal integer in min..max, nothing else allowed. */
+static bool parse_range(const char *s, size_t n, long min, long max, long *out)
+{
+    char buf[24];
+    if (n == 0 || n >= sizeof buf)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    const char *d = buf[0] == '-' ? buf + 1 : buf;
+    if (*d < '0' || *d > '9')
+        return false;              /* strtol would take spaces and '+' */
+    char *end;
+    errno = 0;
+    long v = strtol(buf, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* True when s is [A-Za-z0-9._-]{1,63}. */
+static bool instance_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 63)
+        return false;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* Parse redis://[:password@]host[:port][/db]; 0 on success, -1 with err set. */
+int cfg_parse_redis_url(const char *url, struct cfg_redis *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->port = 6379;
+    if (!url || strncmp(url, "redis://", 8) != 0)
+        return fail(err, errlen, "the scheme must be redis://");
+    const char *p = url + 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        if (*p != ':')
+            return fail(err, errlen, "user names are not supported, use redis://:password@host");
+        size_t plen = (size_t)(at - p - 1);
+        if (plen == 0)
+            return fail(err, errlen, "the password is empty");
+        if (plen >= sizeof out->password)
+            return fail(err, errlen, "the password is too long");
+        memcpy(out->password, p + 1, plen);
+        p = at + 1;
+    }
+    size_t hlen = strcspn(p, ":/");
+    if (hlen == 0)
+        return fail(err, errlen, "the host is empty");
+    if (hlen >= sizeof out->host)
+        return fail(err, errlen, "the host is too long");
+    static const char host_chars[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_";
+    for (size_t i = 0; i < hlen; i++)
+        if (!strchr(host_chars, p[i]))
+            return fail(err, errlen, "the host must be a name or an IPv4 address");
+    memcpy(out->host, p, hlen);
+    p += hlen;
+    long v;
+    if (*p == ':') {
+        size_t n = strcspn(++p, "/");
+        if (!parse_range(p, n, 1, 65535, &v))
+            return fail(err, errlen, "the port must be an integer in 1..65535");
+        out->port = (int)v;
+        p += n;
+    }
+    if (*p == '/') {
+        size_t n = strlen(++p);
+        if (n > 0 && !parse_range(p, n, 0, 15, &v))
+            return fail(err, errlen, "the db must be an integer in 0..15");
+        out->db = n > 0 ? (int)v : 0;
+    }
+    return 0;
+}
+
+/* Write the host name, made into a valid instance id, to out. */
+static void default_instance(char *out, size_t outlen)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    if (host[0] == '\0')
+        snprintf(host, sizeof host, "cartpair");
+    for (char *h = host; *h; h++)
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-", *h))
+            *h = '-';
+    snprintf(out, outlen, "%.63s", host);
+}
+
+/* Fill c with the defaults for this kind of service. */
+static void cfg_defaults(struct cfg *c, enum cfg_kind kind)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->port = kind == CFG_STATEFUL ? 8080 : 8081;
+    snprintf(c->listen_addr, sizeof c->listen_addr, "127.0.0.1");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = cores < 1 ? 1 : cores > 256 ? 256 : (int)cores;
+    default_instance(c->instance_id, sizeof c->instance_id);
+    c->ttl = 1800;
+    c->max_carts = 1000000;
+    c->max_items = 100;
+    snprintf(c->redis_url, sizeof c->redis_url, "redis://127.0.0.1:6379/0");
+    c->redis_timeout_ms = 500;
+    c->log_level = LOG_INFO;
+    c->log_format = LOG_FMT_TEXT;
+    c->drain_seconds = 0;
+    c->max_conns = 4096;
+    c->max_conns_per_ip = 1024;
+    c->idle_timeout = 30;
+}
+
+/* Check value v of setting o and store it in c; who names the variable (and flag). */
+static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const char *who,
+                     char *err, size_t errlen)
+{
+    char *field = (char *)c + o->off;
+    long n;
+    char why[160];
+    struct cfg_redis r;
+    switch (o->type) {
+    case T_INT:
+    case T_LONG:
+        if (!parse_range(v, strlen(v), o->min, o->max, &n))
+            return fail(err, errlen, "%s: '%s' is not an integer in %ld..%ld", who, v, o->min, o->max);
+        if (o->type == T_INT)
+            *(int *)field = (int)n;
+        else
+            *(long *)field = n;
+        return 0;
+    case T_ADDR: {
+        unsigned char a[sizeof(struct in6_addr)];
+        if (strlen(v) >= sizeof c->listen_addr ||
+            (inet_pton(AF_INET, v, a) != 1 && inet_pton(AF_INET6, v, a) != 1))
+            return fail(err, errlen, "%s: '%s' is not an IPv4 or IPv6 address", who, v);
+        break;
+    }
+    case T_ID:
+        if (!instance_ok(v))
+            return fail(err, errlen, "%s: '%s' does not match [A-Za-z0-9._-]{1,63}", who, v);
+        break;
+    case T_REDIS:  /* the URL may hold a password: never echo it */
+        if (strlen(v) >= sizeof c->redis_url)
+            return fail(err, errlen, "%s: the URL is longer than %zu bytes", who,
+                        sizeof c->redis_url - 1);
+        if (cfg_parse_redis_url(v, &r, why, sizeof why) != 0)
+            return fail(err, errlen, "%s: not a redis://[:password@]host[:port][/db] URL: %s",
+                        who, why);
+        break;
+    case T_LEVEL:
+        if (!log_level_parse(v, (enum log_level *)field))
+            return fail(err, errlen, "%s: '%s' is not one of debug, info, warn, error", who, v);
+        return 0;
+    case T_FORMAT:
+        if (!log_format_parse(v, (enum log_format *)field))
+            return fail(err, errlen, "%s: '%s' is not one of text, json", who, v);
+        return 0;
+    }
+    size_t size = o->type == T_ADDR ? sizeof c->listen_addr
+                : o->type == T_ID ? sizeof c->instance_id : sizeof c->redis_url;
+    snprintf(field, size, "%s", v);
+    return 0;
+}
+
+/* Index of the option named by the n chars at name, or -1. */
+static int find_opt(const char *name, size_t n)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (strlen(opts[i].flag) == n && strncmp(opts[i].flag, name, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Walk argv, recording each flag's value in vals; stops at --help or --version. */
+static enum cfg_status scan_args(int argc, char **argv, const char **vals,
+                                 char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return CFG_HELP;
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0)
+            return CFG_VERSION;
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            fail(err, errlen, "unexpected argument '%s' (see --help)", a);
+            return CFG_ERROR;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t n = eq ? (size_t)(eq - name) : strlen(name);
+        int k = find_opt(name, n);
+        if (k < 0) {
+            fail(err, errlen, "unknown option --%.*s (see --help)", (int)n, name);
+            return CFG_ERROR;
+        }
+        if (eq) {
+            vals[k] = eq + 1;
+        } else if (i + 1 < argc) {
+            vals[k] = argv[++i];
+        } else {
+            fail(err, errlen, "option --%s needs a value", opts[k].flag);
+            return CFG_ERROR;
+        }
+    }
+    return CFG_OK;
+}
+
+/* Fill c from defaults, then the environment, then argv; err names the culprit. */
+enum cfg_status cfg_load(struct cfg *c, enum cfg_kind kind, int argc, char **argv,
+                         char *err, size_t errlen)
+{
+    const char *vals[N_OPTS] = { 0 };
+    if (err && errlen)
+        err[0] = '\0';
+    cfg_defaults(c, kind);
+    enum cfg_status st = scan_args(argc, argv, vals, err, errlen);
+    if (st != CFG_OK)
+        return st;
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const char *v = vals[i] ? vals[i] : getenv(opts[i].env);
+        if (!v)
+            continue;
+        char who[96];
+        if (vals[i])
+            snprintf(who, sizeof who, "%s (--%s)", opts[i].env, opts[i].flag);
+        else
+            snprintf(who, sizeof who, "%s", opts[i].env);
+        if (cfg_apply(c, &opts[i], v, who, err, errlen) != 0)
+            return CFG_ERROR;
+    }
+    return CFG_OK;
+}
+
+/* Print --help text for this kind to stdout. */
+void cfg_usage(enum cfg_kind kind, const char *prog)
+{
+    printf("Usage: %s [options]\n\n", prog ? prog : "cartpair");
+    printf("%s\n\n", kind == CFG_STATEFUL
+           ? "The shopping-cart API, carts kept in process memory (route carts stickily)."
+           : "The shopping-cart API, carts kept in Redis (any instance serves any cart).");
+    printf("Every option is also an environment variable, named on the right;\n"
+           "an option given on the command line wins over the variable.\n\nOptions:\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const struct opt *o = &opts[i];
+        if (!(o->kinds & (1u << kind)))
+            continue;
+        char lhs[64];
+        snprintf(lhs, sizeof lhs, "--%s %s", o->flag, o->metavar);
+        printf("  %-36s %s\n", lhs, o->env);
+        printf("        %s", o->help);
+        if (o->type == T_INT || o->type == T_LONG)
+            printf(", %ld..%ld", o->min, o->max);
+        if (o->def)
+            printf(" (default: %s)\n", o->def);
+        else
+            printf(" (default: %d)\n", kind == CFG_STATEFUL ? 8080 : 8081);
+    }
+    printf("  -h, --help\n        print this help and exit\n");
+    printf("  -V, --version\n        print the version and exit\n");
+}
