@@ -1,0 +1,504 @@
+/* harness: real processes and real HTTP for the integration tests. */
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define START_TRIES 4
+#define WAIT_MS 5000
+#define MAX_ENV 512
+
+/* Milliseconds on a monotonic clock. */
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep for ms milliseconds. */
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+int harness_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* Connect to 127.0.0.1:port, send req, and check the reply starts with want. */
+static bool probe(int port, const char *req, const char *want)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct timeval tv = { 0, 300000 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = false;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req)) {
+        char buf[64] = { 0 };
+        size_t got = 0, want_len = strlen(want);
+        for (int i = 0; i < 10 && got < want_len; i++) {
+            ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+        ok = got >= want_len && memcmp(buf, want, want_len) == 0;
+    }
+    close(fd);
+    return ok;
+}
+
+/* Print the last part of a log file to stderr (diagnostics on failure). */
+static void log_tail(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char buf[2048];
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long sz = ftell(f);
+        fseek(f, sz > (long)sizeof buf - 1 ? sz - (long)sizeof buf + 1 : 0, SEEK_SET);
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    fprintf(stderr, "---- tail of %s ----\n%s\n----\n", path, buf);
+}
+
+/* Fork and exec argv[0] (PATH lookup) with envp, output to logpath; the child dies with us. */
+static pid_t spawn(char *const argv[], char *const envp[], const char *logpath)
+{
+    int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, STDIN_FILENO);
+        execvpe(argv[0], argv, envp);
+        _exit(127);
+    }
+    close(fd);
+    return pid;
+}
+
+/* True while pid has not exited (reaps it if it has). */
+static bool alive(struct harness_proc *p)
+{
+    int st;
+    if (p->pid <= 0)
+        return false;
+    pid_t r = waitpid(p->pid, &st, WNOHANG);
+    if (r == p->pid) {
+        p->pid = 0;
+        return false;
+    }
+    return true;
+}
+
+/* Poll until probe succeeds, the process dies or WAIT_MS pass. */
+static bool wait_up(struct harness_proc *p, const char *req, const char *want)
+{
+    long long deadline = now_ms() + WAIT_MS;
+    while (now_ms() < deadline) {
+        if (!alive(p))
+            return false;
+        if (probe(p->port, req, want))
+            return true;
+        sleep_ms(20);
+    }
+    return false;
+}
+
+/* Make a fresh temp dir for one process into p->dir. */
+static bool make_dir(struct harness_proc *p, const char *logname)
+{
+    snprintf(p->dir, sizeof p->dir, "/tmp/cartpair-test-XXXXXX");
+    if (!mkdtemp(p->dir))
+        return false;
+    snprintf(p->log, sizeof p->log, "%s/%s", p->dir, logname);
+    return true;
+}
+
+/* Start redis-server on p->port in p->dir; true once it answers PING. */
+static bool redis_run(struct harness_proc *p)
+{
+    char port[16], logf[300];
+    snprintf(port, sizeof port, "%d", p->port);
+    snprintf(logf, sizeof logf, "%s/redis.log", p->dir);
+    char *argv[] = { "redis-server", "--port", port, "--bind", "127.0.0.1",
+                     "--dir", p->dir, "--save", "", "--appendonly", "no",
+                     "--daemonize", "no", "--logfile", logf, NULL };
+    p->pid = spawn(argv, environ, p->log);
+    if (p->pid <= 0)
+        return false;
+    if (wait_up(p, "PING\r\n", "+PONG"))
+        return true;
+    harness_stop(p);
+    return false;
+}
+
+bool harness_redis_start(struct harness_proc *p)
+{
+    memset(p, 0, sizeof *p);
+    if (!make_dir(p, "redis.out"))
+        return false;
+    for (int i = 0; i < START_TRIES; i++) {
+        p->port = harness_free_port();
+        if (p->port > 0 && redis_run(p))
+            return true;
+    }
+    log_tail(p->log);
+    fprintf(stderr, "harness: redis-server did not start (dir %s)\n", p->dir);
+    return false;
+}
+
+bool harness_redis_restart(struct harness_proc *p)
+{
+    if (p->pid > 0)
+        harness_stop(p);
+    for (int i = 0; i < START_TRIES; i++) {
+        if (redis_run(p))
+            return true;
+        sleep_ms(100);
+    }
+    log_tail(p->log);
+    return false;
+}
+
+/* True when "NAME=..." entry e names the same variable as one in list. */
+static bool env_in(const char *e, char *const *list, int n)
+{
+    size_t len = strcspn(e, "=");
+    for (int i = 0; i < n; i++)
+        if (list[i] && strncmp(list[i], e, len) == 0 && list[i][len] == '=')
+            return true;
+    return false;
+}
+
+/* Build the child's environment: ours, then the caller's overriding, then inherited. */
+static void build_env(char *envp[], char own[][300], int nown, const char *const *extra)
+{
+    int n = 0, nextra = 0;
+    char *ex[MAX_ENV / 4];
+    for (; extra && extra[nextra] && nextra < MAX_ENV / 4 - 1; nextra++)
+        ex[nextra] = (char *)extra[nextra];
+    for (int i = 0; i < nextra; i++)
+        envp[n++] = ex[i];
+    char *ownp[16];
+    for (int i = 0; i < nown; i++)
+        ownp[i] = own[i];
+    for (int i = 0; i < nown; i++)
+        if (!env_in(own[i], ex, nextra))
+            envp[n++] = own[i];
+    for (int i = 0; environ[i] && n < MAX_ENV - 1; i++)
+        if (!env_in(environ[i], ex, nextra) && !env_in(environ[i], ownp, nown))
+            envp[n++] = environ[i];
+    envp[n] = NULL;
+}
+
+/* One attempt at starting the service on p->port. */
+static bool svc_run(struct harness_proc *p, const char *bin, int redis_port,
+                    const char *const *env)
+{
+    char own[8][300];
+    int nown = 0;
+    snprintf(own[nown++], 300, "PORT=%d", p->port);
+    snprintf(own[nown++], 300, "LISTEN_ADDR=127.0.0.1");
+    snprintf(own[nown++], 300, "THREADS=2");
+    snprintf(own[nown++], 300, "LOG_LEVEL=warn");
+    snprintf(own[nown++], 300, "INSTANCE_ID=test-%d", p->port);
+    if (redis_port > 0)
+        snprintf(own[nown++], 300, "REDIS_URL=redis://127.0.0.1:%d/0", redis_port);
+    char *envp[MAX_ENV];
+    build_env(envp, own, nown, env);
+    char *argv[] = { (char *)bin, NULL };
+    p->pid = spawn(argv, envp, p->log);
+    if (p->pid <= 0)
+        return false;
+    if (wait_up(p, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 200"))
+        return true;
+    harness_stop(p);
+    return false;
+}
+
+bool harness_svc_start(struct harness_proc *p, const char *bin, int redis_port,
+                       const char *const *env)
+{
+    memset(p, 0, sizeof *p);
+    if (!make_dir(p, "svc.log"))
+        return false;
+    for (int i = 0; i < START_TRIES; i++) {
+        p->port = harness_free_port();
+        if (p->port > 0 && svc_run(p, bin, redis_port, env))
+            return true;
+    }
+    log_tail(p->log);
+    fprintf(stderr, "harness: %s did not start (dir %s)\n", bin, p->dir);
+    return false;
+}
+
+void harness_stop(struct harness_proc *p)
+{
+    if (p->pid <= 0)
+        return;
+    kill(p->pid, SIGTERM);
+    kill(p->pid, SIGCONT);
+    long long deadline = now_ms() + 5000;
+    while (now_ms() < deadline) {
+        if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
+            p->pid = 0;
+            return;
+        }
+        sleep_ms(10);
+    }
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    p->pid = 0;
+}
+
+void harness_pause(struct harness_proc *p, bool paused)
+{
+    if (p->pid > 0)
+        kill(p->pid, paused ? SIGSTOP : SIGCONT);
+}
+
+void harness_log_tail(const struct harness_proc *p)
+{
+    log_tail(p->log);
+}
+
+struct buf {
+    char *data;
+    size_t len, cap;
+};
+
+struct harness_client {
+    CURL *curl;
+    int port;
+    long connects;
+    struct buf body, hdrs;
+};
+
+/* Append n bytes to b, keeping it NUL-terminated; false when out of memory. */
+static bool buf_add(struct buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return false;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return true;
+}
+
+/* curl body callback. */
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    return buf_add(ud, ptr, size * nmemb) ? size * nmemb : 0;
+}
+
+/* curl header callback: a new status line starts a new header block. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct buf *b = ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+        b->len = 0;
+    return buf_add(b, ptr, n) ? n : 0;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+/* Initialise libcurl once per process. */
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct harness_client *harness_client_new(int port)
+{
+    pthread_once(&curl_once, curl_init_once);
+    struct harness_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->port = port;
+    c->curl = curl_easy_init();
+    if (!c->curl) {
+        free(c);
+        return NULL;
+    }
+    curl_easy_setopt(c->curl, CURLOPT_COOKIEFILE, "");
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_PROXY, "");
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->body);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &c->hdrs);
+    return c;
+}
+
+void harness_client_free(struct harness_client *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->curl);
+    free(c->body.data);
+    free(c->hdrs.data);
+    free(c);
+}
+
+/* Set method and body options on the handle, resetting the previous request's. */
+static void set_method(CURL *h, const char *method, const char *body)
+{
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        return;
+    }
+    if (body || strcmp(method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+    }
+    if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+}
+
+/* Build the header list: the caller's, plus Content-Type and no Expect by default. */
+static struct curl_slist *make_headers(const char *body, const char *const *extra)
+{
+    struct curl_slist *l = NULL;
+    bool has_ct = false, has_expect = false;
+    for (int i = 0; extra && extra[i] && i < 64; i++) {
+        if (strncasecmp(extra[i], "Content-Type:", 13) == 0)
+            has_ct = true;
+        if (strncasecmp(extra[i], "Expect:", 7) == 0)
+            has_expect = true;
+        l = curl_slist_append(l, extra[i]);
+    }
+    if (!has_ct)
+        l = curl_slist_append(l, body ? "Content-Type: application/json" : "Content-Type:");
+    if (!has_expect)
+        l = curl_slist_append(l, "Expect:");
+    return l;
+}
+
+bool harness_req(struct harness_client *c, const char *method, const char *path,
+                 const char *body, const char *const *extra_headers, struct harness_resp *out)
+{
+    memset(out, 0, sizeof *out);
+    char url[2300];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", c->port, path);
+    c->body.len = 0;
+    c->hdrs.len = 0;
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    set_method(c->curl, method, body);
+    struct curl_slist *l = make_headers(body, extra_headers);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, l);
+    CURLcode rc = curl_easy_perform(c->curl);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(l);
+    long conns = 0;
+    curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &conns);
+    c->connects += conns;
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "harness: %s %s: %s\n", method, path, curl_easy_strerror(rc));
+        return false;
+    }
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &out->status);
+    out->body = strndup(c->body.data ? c->body.data : "", c->body.len);
+    out->body_len = c->body.len;
+    out->headers = strndup(c->hdrs.data ? c->hdrs.data : "", c->hdrs.len);
+    return out->body && out->headers;
+}
+
+bool harness_header(const struct harness_resp *r, const char *name, char *out, size_t outlen)
+{
+    size_t nlen = strlen(name);
+    for (const char *l = r->headers; l && *l;) {
+        const char *eol = strchr(l, '\n');
+        size_t len = eol ? (size_t)(eol - l) : strlen(l);
+        if (len > nlen && strncasecmp(l, name, nlen) == 0 && l[nlen] == ':') {
+            const char *v = l + nlen + 1;
+            const char *end = l + len;
+            while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+            while (end > v && (end[-1] == '\r' || end[-1] == ' '))
+                end--;
+            if (outlen)
+                snprintf(out, outlen, "%.*s", (int)(end - v), v);
+            return true;
+        }
+        l = eol ? eol + 1 : l + len;
+    }
+    return false;
+}
+
+long harness_connects(struct harness_client *c)
+{
+    return c->connects;
+}
+
+void harness_resp_free(struct harness_resp *r)
+{
+    free(r->body);
+    free(r->headers);
+    r->body = NULL;
+    r->headers = NULL;
+}

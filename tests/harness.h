@@ -24,6 +24,9 @@ int harness_free_port(void);
 /* Start redis-server on a free port in a new temp dir; waits until it answers PING. */
 bool harness_redis_start(struct harness_proc *p);
 
+/* Start redis-server again on the same port and dir (after harness_stop); waits for PING. */
+bool harness_redis_restart(struct harness_proc *p);
+
 /* Start a service binary with extra "NAME=value" environment entries (NULL-ended);
  * waits until /healthz answers. redis_port is used by stateless-svc (0: none). */
 bool harness_svc_start(struct harness_proc *p, const char *bin, int redis_port, const char *const *env);
@@ -33,6 +36,9 @@ void harness_stop(struct harness_proc *p);
 
 /* Freeze or resume a process (SIGSTOP/SIGCONT), e.g. a hung Redis. */
 void harness_pause(struct harness_proc *p, bool paused);
+
+/* Print the tail of the process's log to stderr (diagnostics after a failure). */
+void harness_log_tail(const struct harness_proc *p);
 
 struct harness_resp {
     long status;
