@@ -10,84 +10,15 @@
 #include <sys/time.h>
 
 #include "cfg.h"
+#include "rscript.h"
 
-#define SR_KEY_MAX (CART_ID_MAX + 8)   /* "cart:{" id "}" */
 #define SR_SHA_LEN 40
-
-/* The scripts; every reply is {"ok", <HGETALL or {}>} or {"rej", <reason>}. */
-enum { SR_CREATE, SR_GET, SR_CHANGE, SR_DEL, SR_NSCRIPTS };
-#define SR_MAX_ARGS 7
-
-static const char *const sr_scripts[SR_NSCRIPTS] = {
-    [SR_CREATE] = /* ARGV: ttl */
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return {'rej', 'exists'} end\n"
-    "redis.call('HSET', KEYS[1], 'v', '0')\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
-    "return {'ok', redis.call('HGETALL', KEYS[1])}\n",
-    [SR_GET] = /* ARGV: ttl */
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'rej', 'not_found'} end\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
-    "return {'ok', redis.call('HGETALL', KEYS[1])}\n",
-    [SR_DEL] = /* ARGV: if_match ('' for none) */
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'rej', 'not_found'} end\n"
-    "if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then\n"
-    "  return {'rej', 'version_conflict'} end\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "return {'ok', {}}\n",
-    /* ARGV: ttl, max_items, op, sku, qty, price ('' for none), if_match ('' for none).
-     * The checks and their order are those of cart_apply (cart.c); reasons are
-     * cart_status_name()s. Numbers arrive clamped (C side) and are parsed strictly. */
-    [SR_CHANGE] =
-    "local k, op, sku = KEYS[1], ARGV[3], ARGV[4]\n"
-    "local function int(s)\n"
-    "  if #s > 12 or not string.match(s, '^%-?%d+$') then error('bad number') end\n"
-    "  return tonumber(s)\n"
-    "end\n"
-    "local function rej(why) return {'rej', why} end\n"
-    "local maxi, qty = int(ARGV[2]), int(ARGV[5])\n"
-    "local price = nil\n"
-    "if ARGV[6] ~= '' then price = int(ARGV[6]) end\n"
-    "if redis.call('EXISTS', k) == 0 then return rej('not_found') end\n"
-    "if ARGV[7] ~= '' and redis.call('HGET', k, 'v') ~= ARGV[7] then\n"
-    "  return rej('version_conflict') end\n"
-    "if #sku > 64 or not string.match(sku, '^[%w%._%-]+$') then return rej('invalid_sku') end\n"
-    "if price and (price < 0 or price > 1000000000) then return rej('price_out_of_range') end\n"
-    "local f = 's:' .. sku\n"
-    "local cur = redis.call('HGET', k, f)\n"
-    "local oq, oldp = 0, nil\n"
-    "if cur then\n"
-    "  local a, b = string.match(cur, '^(%d+) (%d+)$')\n"
-    "  if not a then error('corrupt line') end\n"
-    "  oq, oldp = tonumber(a), b\n"
-    "end\n"
-    "local nq\n"
-    "if op == 'add' then\n"
-    "  if qty < 1 or qty > 9999 or oq + qty > 9999 then return rej('qty_out_of_range') end\n"
-    "  nq = oq + qty\n"
-    "elseif op == 'set' then\n"
-    "  if qty < 0 or qty > 9999 then return rej('qty_out_of_range') end\n"
-    "  if qty == 0 and not cur then return rej('no_such_item') end\n"
-    "  nq = qty\n"
-    "elseif op == 'remove' then\n"
-    "  if not cur then return rej('no_such_item') end\n"
-    "  nq = 0\n"
-    "else return rej('qty_out_of_range') end\n"
-    "if not cur then\n"
-    "  if not price then return rej('price_required') end\n"
-    "  if redis.call('HLEN', k) - 1 >= maxi then return rej('cart_full') end\n"
-    "end\n"
-    "if nq == 0 then redis.call('HDEL', k, f)\n"
-    "else redis.call('HSET', k, f, nq .. ' ' .. (price or oldp)) end\n"
-    "redis.call('HINCRBY', k, 'v', 1)\n"
-    "redis.call('EXPIRE', k, ARGV[1])\n"
-    "return {'ok', redis.call('HGETALL', k)}\n",
-};
 
 /* One thread's connection, its script hashes, and its place in the store's list. */
 struct sr_conn {
     redisContext *c;
     struct sr *s;
-    char sha[SR_NSCRIPTS][SR_SHA_LEN + 1];
+    char sha[RSCRIPT_COUNT][SR_SHA_LEN + 1];
     bool closed;                  /* the last failure: the server closed the connection */
     struct sr_conn *prev, *next;
 };
@@ -236,33 +167,17 @@ static bool sr_retry(bool is_read, bool fresh, const struct sr_conn *k, int atte
     return is_read && !fresh && k->closed && attempt == 0;
 }
 
-/* Map an error reply to a status: transient server states count as unavailable. */
-static enum store_status sr_error_reply(const redisReply *r, char *err, size_t errlen)
-{
-    static const char *const transient[] = { "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN",
-                                             "NOAUTH", "READONLY", "CLUSTERDOWN" };
-
-    sr_err(err, errlen, "redis: %s", r->str);
-    for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++) {
-        size_t n = strlen(transient[i]);
-
-        if (r->len >= n && strncmp(r->str, transient[i], n) == 0)
-            return STORE_UNAVAILABLE;
-    }
-    return STORE_ERROR;
-}
-
 /* SCRIPT LOAD script i into this connection's sha table. */
 static enum store_status sr_load(struct sr_conn *k, int i, char *err, size_t errlen)
 {
-    const char *argv[3] = { "SCRIPT", "LOAD", sr_scripts[i] };
+    const char *argv[3] = { "SCRIPT", "LOAD", rscript_text(i) };
     redisReply *r = sr_raw(k, 3, argv, NULL, err, errlen);
     enum store_status st = STORE_OK;
 
     if (!r)
         return STORE_UNAVAILABLE;
     if (r->type == REDIS_REPLY_ERROR)
-        st = sr_error_reply(r, err, errlen);
+        st = rscript_error(r, err, errlen);
     else if (r->type != REDIS_REPLY_STRING || r->len != SR_SHA_LEN) {
         sr_err(err, errlen, "redis: %s", "bad SCRIPT LOAD reply");
         st = STORE_ERROR;
@@ -274,13 +189,14 @@ static enum store_status sr_load(struct sr_conn *k, int i, char *err, size_t err
 
 /* EVALSHA script i on key with args (loading it first, reloading on NOSCRIPT once). */
 static enum store_status sr_eval(struct sr_conn *k, int i, const char *key, int nargs,
-                                 const char **args, redisReply **out, char *err, size_t errlen)
+                                 const char *const *args, redisReply **out,
+                                 char *err, size_t errlen)
 {
-    const char *argv[4 + SR_MAX_ARGS];
+    const char *argv[4 + RSCRIPT_MAX_ARGS];
     enum store_status st;
 
     *out = NULL;
-    if (nargs > SR_MAX_ARGS)
+    if (nargs > RSCRIPT_MAX_ARGS)
         return STORE_ERROR;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!k->sha[i][0] && (st = sr_load(k, i, err, errlen)) != STORE_OK)
@@ -301,7 +217,7 @@ static enum store_status sr_eval(struct sr_conn *k, int i, const char *key, int 
             k->sha[i][0] = '\0';
             continue;
         }
-        st = sr_error_reply(*out, err, errlen);
+        st = rscript_error(*out, err, errlen);
         freeReplyObject(*out);
         *out = NULL;
         return st;
@@ -309,152 +225,19 @@ static enum store_status sr_eval(struct sr_conn *k, int i, const char *key, int 
     return STORE_ERROR;
 }
 
-/* Build "cart:{id}"; false when the id cannot name a cart. */
-static bool sr_key(const char *id, char key[SR_KEY_MAX + 1])
-{
-    size_t n = id ? strnlen(id, CART_ID_MAX + 1) : 0;
-
-    if (n == 0 || n > CART_ID_MAX)
-        return false;
-    snprintf(key, SR_KEY_MAX + 1, "cart:{%s}", id);
-    return true;
-}
-
-/* True when reply s is a string equal to lit. */
-static bool sr_is(const redisReply *s, const char *lit)
-{
-    return s->type == REDIS_REPLY_STRING && s->len == strlen(lit) && memcmp(s->str, lit, s->len) == 0;
-}
-
-/* Strict unsigned decimal of 1..18 digits. */
-static bool sr_num(const char *p, size_t len, int64_t *v)
-{
-    int64_t n = 0;
-
-    if (len == 0 || len > 18)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        n = n * 10 + (p[i] - '0');
-    }
-    *v = n;
-    return true;
-}
-
-/* One field "s:<sku>" with value "<qty> <price>" into c. */
-static bool sr_line(struct cart *c, const redisReply *f, const redisReply *v)
-{
-    char sku[CART_SKU_MAX + 1];
-    size_t n = f->len - 2, q;
-    const char *sp = memchr(v->str, ' ', v->len);
-    int64_t qty, price;
-
-    if (!cart_sku_valid(f->str + 2, n) || !sp)
-        return false;
-    memcpy(sku, f->str + 2, n);
-    sku[n] = '\0';
-    q = (size_t)(sp - v->str);
-    return sr_num(v->str, q, &qty) && sr_num(sp + 1, v->len - q - 1, &price) &&
-           cart_push(c, sku, qty, price) == CART_OK;
-}
-
-/* A flat HGETALL array into c: "v" exactly once, "s:" lines, nothing else. */
-static bool sr_hash(const redisReply *h, struct cart *c)
-{
-    bool have_v = false;
-
-    if (h->elements % 2 || (h->elements && !h->element))
-        return false;
-    for (size_t i = 0; i < h->elements; i += 2) {
-        const redisReply *f = h->element[i], *v = h->element[i + 1];
-
-        if (!f || !v || f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            return false;
-        if (f->len == 1 && f->str[0] == 'v') {
-            if (have_v || !sr_num(v->str, v->len, &c->version))
-                return false;
-            have_v = true;
-        } else if (f->len < 2 || memcmp(f->str, "s:", 2) != 0 || !sr_line(c, f, v)) {
-            return false;
-        }
-    }
-    cart_sort(c);
-    for (size_t i = 1; i < c->n; i++)
-        if (strcmp(c->items[i - 1].sku, c->items[i].sku) == 0)
-            return false;
-    return have_v;
-}
-
-/* A {"rej", reason} reply: not_found, exists, or a cart_status_name (needs cst). */
-static enum store_status sr_reject(const redisReply *why, enum cart_status *cst)
-{
-    if (sr_is(why, "not_found"))
-        return STORE_NOT_FOUND;
-    if (sr_is(why, "exists"))
-        return STORE_EXISTS;
-    for (int c = CART_NO_ITEM; cst && c <= CART_CONFLICT; c++) {
-        if (sr_is(why, cart_status_name((enum cart_status)c))) {
-            *cst = (enum cart_status)c;
-            return STORE_REJECTED;
-        }
-    }
-    return STORE_ERROR;
-}
-
-/* Decode a script reply (see store_redis.h). */
-enum store_status store_redis_decode(const struct redisReply *r, const char *id, int ttl,
-                                     struct cart *out, enum cart_status *cst,
-                                     char *err, size_t errlen)
-{
-    const redisReply *tag, *body;
-    struct cart tmp;
-    enum store_status st = STORE_ERROR;
-
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !r->element ||
-        !(tag = r->element[0]) || !(body = r->element[1]))
-        goto bad;
-    if (sr_is(tag, "rej")) {
-        st = sr_reject(body, cst);
-        if (st == STORE_ERROR)
-            goto bad;
-        return st;
-    }
-    if (!sr_is(tag, "ok") || body->type != REDIS_REPLY_ARRAY)
-        goto bad;
-    if (body->elements == 0 && !out)
-        return STORE_OK;          /* del: no cart comes back */
-    cart_init(&tmp, id);
-    if (!sr_hash(body, &tmp)) {
-        cart_free(&tmp);
-        goto bad;
-    }
-    tmp.expires_in = ttl;
-    if (out) {
-        free(out->items);
-        *out = tmp;
-    } else {
-        cart_free(&tmp);
-    }
-    return STORE_OK;
-bad:
-    sr_err(err, errlen, "%s", "redis: malformed script reply");
-    return STORE_ERROR;
-}
-
 /* Run script i for cart id and decode its reply into out/cst. */
-static enum store_status sr_run(struct sr *s, int i, const char *id, int nargs,
-                                const char **args, struct cart *out, enum cart_status *cst,
-                                char *err, size_t errlen)
+static enum store_status sr_run(struct sr *s, int i, const char *id,
+                                const struct rscript_args *a, struct cart *out,
+                                enum cart_status *cst, char *err, size_t errlen)
 {
-    char key[SR_KEY_MAX + 1];
+    char key[RSCRIPT_KEY_MAX + 1];
     struct sr_conn *k;
     redisReply *r;
     enum store_status st;
 
-    if (!sr_key(id, key)) {
+    if (!rscript_key(id, key)) {
         sr_err(err, errlen, "%s", "bad cart id");
-        return i == SR_CREATE ? sr_count(s, STORE_ERROR) : STORE_NOT_FOUND;
+        return i == RSCRIPT_CREATE ? sr_count(s, STORE_ERROR) : STORE_NOT_FOUND;
     }
     for (int attempt = 0;; attempt++) {
         bool fresh;
@@ -462,13 +245,13 @@ static enum store_status sr_run(struct sr *s, int i, const char *id, int nargs,
         k = sr_conn_get(s, &fresh, err, errlen);
         if (!k)
             return sr_count(s, STORE_UNAVAILABLE);
-        st = sr_eval(k, i, key, nargs, args, &r, err, errlen);
+        st = sr_eval(k, i, key, a->n, a->v, &r, err, errlen);
         if (st == STORE_OK)
             break;
-        if (!sr_retry(i == SR_GET, fresh, k, attempt))
+        if (!sr_retry(i == RSCRIPT_GET, fresh, k, attempt))
             return sr_count(s, st);
     }
-    st = store_redis_decode(r, id, s->ttl, out, cst, err, errlen);
+    st = rscript_decode(r, id, s->ttl, out, cst, err, errlen);
     freeReplyObject(r);
     return sr_count(s, st);
 }
@@ -477,31 +260,24 @@ static enum store_status sr_run(struct sr *s, int i, const char *id, int nargs,
 static enum store_status sr_ttl_op(struct sr *s, int i, const char *id, struct cart *out,
                                    char *err, size_t errlen)
 {
-    char ttl[24];
-    const char *args[1] = { ttl };
+    struct rscript_args a;
 
-    snprintf(ttl, sizeof(ttl), "%d", s->ttl);
-    return sr_run(s, i, id, 1, args, out, NULL, err, errlen);
+    rscript_args_ttl(&a, s->ttl);
+    return sr_run(s, i, id, &a, out, NULL, err, errlen);
 }
 
 /* ops.create: a new cart with version 0. */
 static enum store_status sr_create(void *self, const char *id, struct cart *out,
                                    char *err, size_t errlen)
 {
-    return sr_ttl_op(self, SR_CREATE, id, out, err, errlen);
+    return sr_ttl_op(self, RSCRIPT_CREATE, id, out, err, errlen);
 }
 
 /* ops.get: read a cart and renew its TTL. */
 static enum store_status sr_get(void *self, const char *id, struct cart *out,
                                 char *err, size_t errlen)
 {
-    return sr_ttl_op(self, SR_GET, id, out, err, errlen);
-}
-
-/* Clamp v into lo..hi: values past a limit keep every comparison the script makes. */
-static long long sr_clamp(int64_t v, long long lo, long long hi)
-{
-    return v < lo ? lo : v > hi ? hi : (long long)v;
+    return sr_ttl_op(self, RSCRIPT_GET, id, out, err, errlen);
 }
 
 /* ops.change: one add, set or remove in one script call. */
@@ -509,50 +285,30 @@ static enum store_status sr_change(void *self, const char *id, const struct cart
                                    struct cart *out, enum cart_status *cst,
                                    char *err, size_t errlen)
 {
-    static const char *const ops[] = { "add", "set", "remove" };
     struct sr *s = self;
-    char ttl[24], maxi[24], qty[24], price[24], ifm[24];
-    const char *args[7] = { ttl, maxi, NULL, chg->sku, qty, price, ifm };
+    struct rscript_args a;
     enum cart_status dummy;
 
     if (!cst)
         cst = &dummy;
-    *cst = CART_OK;
-    if ((unsigned)chg->op > CART_OP_REMOVE) {
-        *cst = CART_QTY_RANGE;    /* what cart_apply says to a non-op */
+    *cst = rscript_args_change(&a, chg, s->ttl, s->max_items);
+    if (*cst != CART_OK)
         return STORE_REJECTED;
-    }
-    if (!cart_sku_valid(chg->sku, strnlen(chg->sku, sizeof(chg->sku)))) {
-        *cst = CART_INVALID_SKU;
-        return STORE_REJECTED;
-    }
-    args[2] = ops[chg->op];
-    snprintf(ttl, sizeof(ttl), "%d", s->ttl);
-    snprintf(maxi, sizeof(maxi), "%zu", s->max_items);
-    snprintf(qty, sizeof(qty), "%lld", sr_clamp(chg->qty, -1, CART_QTY_MAX + 1));
-    price[0] = '\0';
-    if (chg->has_price)
-        snprintf(price, sizeof(price), "%lld", sr_clamp(chg->price, -1, CART_PRICE_MAX + 1));
-    ifm[0] = '\0';
-    if (chg->if_match >= 0)
-        snprintf(ifm, sizeof(ifm), "%lld", (long long)chg->if_match);
-    return sr_run(s, SR_CHANGE, id, 7, args, out, cst, err, errlen);
+    return sr_run(s, RSCRIPT_CHANGE, id, &a, out, cst, err, errlen);
 }
 
 /* ops.del: delete a cart, honouring If-Match. */
 static enum store_status sr_del(void *self, const char *id, int64_t if_match,
                                 enum cart_status *cst, char *err, size_t errlen)
 {
-    char ifm[24] = "";
-    const char *args[1] = { ifm };
+    struct rscript_args a;
     enum cart_status dummy;
 
     if (!cst)
         cst = &dummy;
     *cst = CART_OK;
-    if (if_match >= 0)
-        snprintf(ifm, sizeof(ifm), "%lld", (long long)if_match);
-    return sr_run(self, SR_DEL, id, 1, args, NULL, cst, err, errlen);
+    rscript_args_del(&a, if_match);
+    return sr_run(self, RSCRIPT_DEL, id, &a, NULL, cst, err, errlen);
 }
 
 /* Run a read-only command and hand its reply to the caller (NULL on failure). */
@@ -577,7 +333,7 @@ static enum store_status sr_simple(struct sr *s, int argc, const char **argv, in
         enum store_status st = STORE_ERROR;
 
         if (r->type == REDIS_REPLY_ERROR)
-            st = sr_error_reply(r, err, errlen);
+            st = rscript_error(r, err, errlen);
         else
             sr_err(err, errlen, "redis: unexpected reply to %s", argv[0]);
         freeReplyObject(r);

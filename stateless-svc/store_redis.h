@@ -6,6 +6,7 @@
  * If-Match, applies the change with the cart model's limits, bumps the
  * version and renews the TTL in one round trip. Keys: "cart:{<id>}", a hash
  * with field "v" (version) and one field "s:<sku>" = "<qty> <price>" per line.
+ * The scripts, their arguments and the strict reply decoding are in rscript.h.
  * The database (REDIS_URL's /db) must be dedicated to carts: stats counts its
  * keys (DBSIZE). Thread-safe; destroy only once no thread uses the store. */
 #ifndef STORE_REDIS_H
@@ -24,16 +25,5 @@ struct store_redis_cfg {
 
 /* Open a Redis store (does not need Redis to be up yet); 0 or -1 with err set. */
 int store_redis_open(const struct store_redis_cfg *cfg, struct store *out, char *err, size_t errlen);
-
-struct redisReply;
-
-/* Decode one cart script reply: {"ok", <flat HGETALL>} fills out (version from
- * "v", lines sorted, expires_in = ttl; out NULL or initialized/zeroed), {"ok", {}}
- * is a del's success (out NULL), {"rej", reason} gives NOT_FOUND, EXISTS or
- * REJECTED with *cst. Any other shape or value is STORE_ERROR; never crashes.
- * Exposed for tests and fuzzing. */
-enum store_status store_redis_decode(const struct redisReply *r, const char *id, int ttl,
-                                     struct cart *out, enum cart_status *cst,
-                                     char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,288 @@
+/* rscript: the store's Lua scripts and their reply decoder (see rscript.h). */
+#include "rscript.h"
+
+#include <hiredis/hiredis.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The texts; every reply is {"ok", <HGETALL or {}>} or {"rej", <reason>}. */
+static const char *const rscript_texts[RSCRIPT_COUNT] = {
+    [RSCRIPT_CREATE] = /* ARGV: ttl */
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return {'rej', 'exists'} end\n"
+    "redis.call('HSET', KEYS[1], 'v', '0')\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+    "return {'ok', redis.call('HGETALL', KEYS[1])}\n",
+    [RSCRIPT_GET] = /* ARGV: ttl */
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'rej', 'not_found'} end\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+    "return {'ok', redis.call('HGETALL', KEYS[1])}\n",
+    [RSCRIPT_DEL] = /* ARGV: if_match ('' for none) */
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'rej', 'not_found'} end\n"
+    "if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then\n"
+    "  return {'rej', 'version_conflict'} end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "return {'ok', {}}\n",
+    /* ARGV: ttl, max_items, op, sku, qty, price ('' for none), if_match ('' for none).
+     * The checks and their order are those of cart_apply (cart.c); reasons are
+     * cart_status_name()s. Numbers arrive clamped (C side) and are parsed strictly. */
+    [RSCRIPT_CHANGE] =
+    "local k, op, sku = KEYS[1], ARGV[3], ARGV[4]\n"
+    "local function int(s)\n"
+    "  if #s > 12 or not string.match(s, '^%-?%d+$') then error('bad number') end\n"
+    "  return tonumber(s)\n"
+    "end\n"
+    "local function rej(why) return {'rej', why} end\n"
+    "local maxi, qty = int(ARGV[2]), int(ARGV[5])\n"
+    "local price = nil\n"
+    "if ARGV[6] ~= '' then price = int(ARGV[6]) end\n"
+    "if redis.call('EXISTS', k) == 0 then return rej('not_found') end\n"
+    "if ARGV[7] ~= '' and redis.call('HGET', k, 'v') ~= ARGV[7] then\n"
+    "  return rej('version_conflict') end\n"
+    "if #sku > 64 or not string.match(sku, '^[%w%._%-]+$') then return rej('invalid_sku') end\n"
+    "if price and (price < 0 or price > 1000000000) then return rej('price_out_of_range') end\n"
+    "local f = 's:' .. sku\n"
+    "local cur = redis.call('HGET', k, f)\n"
+    "local oq, oldp = 0, nil\n"
+    "if cur then\n"
+    "  local a, b = string.match(cur, '^(%d+) (%d+)$')\n"
+    "  if not a then error('corrupt line') end\n"
+    "  oq, oldp = tonumber(a), b\n"
+    "end\n"
+    "local nq\n"
+    "if op == 'add' then\n"
+    "  if qty < 1 or qty > 9999 or oq + qty > 9999 then return rej('qty_out_of_range') end\n"
+    "  nq = oq + qty\n"
+    "elseif op == 'set' then\n"
+    "  if qty < 0 or qty > 9999 then return rej('qty_out_of_range') end\n"
+    "  if qty == 0 and not cur then return rej('no_such_item') end\n"
+    "  nq = qty\n"
+    "elseif op == 'remove' then\n"
+    "  if not cur then return rej('no_such_item') end\n"
+    "  nq = 0\n"
+    "else return rej('qty_out_of_range') end\n"
+    "if not cur then\n"
+    "  if not price then return rej('price_required') end\n"
+    "  if redis.call('HLEN', k) - 1 >= maxi then return rej('cart_full') end\n"
+    "end\n"
+    "if nq == 0 then redis.call('HDEL', k, f)\n"
+    "else redis.call('HSET', k, f, nq .. ' ' .. (price or oldp)) end\n"
+    "redis.call('HINCRBY', k, 'v', 1)\n"
+    "redis.call('EXPIRE', k, ARGV[1])\n"
+    "return {'ok', redis.call('HGETALL', k)}\n",
+};
+
+/* The Lua text of script id (see rscript.h). */
+const char *rscript_text(enum rscript_id id)
+{
+    return (unsigned)id < RSCRIPT_COUNT ? rscript_texts[id] : NULL;
+}
+
+/* Build "cart:{id}" (see rscript.h). */
+bool rscript_key(const char *id, char key[RSCRIPT_KEY_MAX + 1])
+{
+    size_t n = id ? strnlen(id, CART_ID_MAX + 1) : 0;
+
+    if (n == 0 || n > CART_ID_MAX)
+        return false;
+    snprintf(key, RSCRIPT_KEY_MAX + 1, "cart:{%s}", id);
+    return true;
+}
+
+/* Set ARGV i to the decimal v (the rest of a's slots untouched). */
+static void rs_arg_num(struct rscript_args *a, int i, long long v)
+{
+    snprintf(a->num[i], sizeof(a->num[i]), "%lld", v);
+    a->v[i] = a->num[i];
+}
+
+/* ARGV of create and get (see rscript.h). */
+void rscript_args_ttl(struct rscript_args *a, int ttl)
+{
+    a->n = 1;
+    rs_arg_num(a, 0, ttl);
+}
+
+/* ARGV of del (see rscript.h). */
+void rscript_args_del(struct rscript_args *a, int64_t if_match)
+{
+    a->n = 1;
+    a->num[0][0] = '\0';
+    a->v[0] = a->num[0];
+    if (if_match >= 0)
+        rs_arg_num(a, 0, (long long)if_match);
+}
+
+/* Clamp v into lo..hi: values past a limit keep every comparison the script makes. */
+static long long rs_clamp(int64_t v, long long lo, long long hi)
+{
+    return v < lo ? lo : v > hi ? hi : (long long)v;
+}
+
+/* ARGV of change (see rscript.h). */
+enum cart_status rscript_args_change(struct rscript_args *a, const struct cart_change *chg,
+                                     int ttl, size_t max_items)
+{
+    static const char *const ops[] = { "add", "set", "remove" };
+
+    if ((unsigned)chg->op > CART_OP_REMOVE)
+        return CART_QTY_RANGE;    /* what cart_apply says to a non-op */
+    if (!cart_sku_valid(chg->sku, strnlen(chg->sku, sizeof(chg->sku))))
+        return CART_INVALID_SKU;
+    a->n = 7;
+    rs_arg_num(a, 0, ttl);
+    snprintf(a->num[1], sizeof(a->num[1]), "%zu", max_items);
+    a->v[1] = a->num[1];
+    a->v[2] = ops[chg->op];
+    a->v[3] = chg->sku;
+    rs_arg_num(a, 4, rs_clamp(chg->qty, -1, CART_QTY_MAX + 1));
+    a->num[5][0] = a->num[6][0] = '\0';
+    a->v[5] = a->num[5];
+    a->v[6] = a->num[6];
+    if (chg->has_price)
+        rs_arg_num(a, 5, rs_clamp(chg->price, -1, CART_PRICE_MAX + 1));
+    if (chg->if_match >= 0)
+        rs_arg_num(a, 6, (long long)chg->if_match);
+    return CART_OK;
+}
+
+/* True when reply s is a string equal to lit. */
+static bool rs_is(const redisReply *s, const char *lit)
+{
+    return s->type == REDIS_REPLY_STRING && s->len == strlen(lit) && memcmp(s->str, lit, s->len) == 0;
+}
+
+/* Strict unsigned decimal of 1..18 digits. */
+static bool rs_num(const char *p, size_t len, int64_t *v)
+{
+    int64_t n = 0;
+
+    if (len == 0 || len > 18)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        n = n * 10 + (p[i] - '0');
+    }
+    *v = n;
+    return true;
+}
+
+/* One field "s:<sku>" with value "<qty> <price>" into c. */
+static bool rs_line(struct cart *c, const redisReply *f, const redisReply *v)
+{
+    char sku[CART_SKU_MAX + 1];
+    size_t n = f->len - 2, q;
+    const char *sp = memchr(v->str, ' ', v->len);
+    int64_t qty, price;
+
+    if (!cart_sku_valid(f->str + 2, n) || !sp)
+        return false;
+    memcpy(sku, f->str + 2, n);
+    sku[n] = '\0';
+    q = (size_t)(sp - v->str);
+    return rs_num(v->str, q, &qty) && rs_num(sp + 1, v->len - q - 1, &price) &&
+           cart_push(c, sku, qty, price) == CART_OK;
+}
+
+/* A flat HGETALL array into c: "v" exactly once, "s:" lines, nothing else. */
+static bool rs_hash(const redisReply *h, struct cart *c)
+{
+    bool have_v = false;
+
+    if (h->elements % 2 || (h->elements && !h->element))
+        return false;
+    for (size_t i = 0; i < h->elements; i += 2) {
+        const redisReply *f = h->element[i], *v = h->element[i + 1];
+
+        if (!f || !v || f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            return false;
+        if (f->len == 1 && f->str[0] == 'v') {
+            if (have_v || !rs_num(v->str, v->len, &c->version))
+                return false;
+            have_v = true;
+        } else if (f->len < 2 || memcmp(f->str, "s:", 2) != 0 || !rs_line(c, f, v)) {
+            return false;
+        }
+    }
+    cart_sort(c);
+    for (size_t i = 1; i < c->n; i++)
+        if (strcmp(c->items[i - 1].sku, c->items[i].sku) == 0)
+            return false;
+    return have_v;
+}
+
+/* A {"rej", reason} reply: not_found, exists, or a cart_status_name (needs cst). */
+static enum store_status rs_reject(const redisReply *why, enum cart_status *cst)
+{
+    if (rs_is(why, "not_found"))
+        return STORE_NOT_FOUND;
+    if (rs_is(why, "exists"))
+        return STORE_EXISTS;
+    for (int c = CART_NO_ITEM; cst && c <= CART_CONFLICT; c++) {
+        if (rs_is(why, cart_status_name((enum cart_status)c))) {
+            *cst = (enum cart_status)c;
+            return STORE_REJECTED;
+        }
+    }
+    return STORE_ERROR;
+}
+
+/* Decode a script reply (see rscript.h). */
+enum store_status rscript_decode(const struct redisReply *r, const char *id, int ttl,
+                                 struct cart *out, enum cart_status *cst,
+                                 char *err, size_t errlen)
+{
+    const redisReply *tag, *body;
+    struct cart tmp;
+    enum store_status st = STORE_ERROR;
+
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !r->element ||
+        !(tag = r->element[0]) || !(body = r->element[1]))
+        goto bad;
+    if (rs_is(tag, "rej")) {
+        st = rs_reject(body, cst);
+        if (st == STORE_ERROR)
+            goto bad;
+        return st;
+    }
+    if (!rs_is(tag, "ok") || body->type != REDIS_REPLY_ARRAY)
+        goto bad;
+    if (body->elements == 0 && !out)
+        return STORE_OK;          /* del: no cart comes back */
+    cart_init(&tmp, id);
+    if (!rs_hash(body, &tmp)) {
+        cart_free(&tmp);
+        goto bad;
+    }
+    tmp.expires_in = ttl;
+    if (out) {
+        free(out->items);
+        *out = tmp;
+    } else {
+        cart_free(&tmp);
+    }
+    return STORE_OK;
+bad:
+    if (err && errlen)
+        snprintf(err, errlen, "%s", "redis: malformed script reply");
+    return STORE_ERROR;
+}
+
+/* Map an error reply to a status (see rscript.h). */
+enum store_status rscript_error(const struct redisReply *r, char *err, size_t errlen)
+{
+    static const char *const transient[] = { "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN",
+                                             "NOAUTH", "READONLY", "CLUSTERDOWN" };
+
+    if (err && errlen)
+        snprintf(err, errlen, "redis: %s", r->str);
+    for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++) {
+        size_t n = strlen(transient[i]);
+
+        if (r->len >= n && strncmp(r->str, transient[i], n) == 0)
+            return STORE_UNAVAILABLE;
+    }
+    return STORE_ERROR;
+}

@@ -1,0 +1,64 @@
+/* rscript: the Redis script protocol of the cart store (used by store_redis):
+ * the Lua texts, the key and ARGV each script takes, and strict decoding of
+ * the replies.
+ *
+ * Every script works on one key "cart:{<id>}", a hash with field "v" (version)
+ * and one field "s:<sku>" = "<qty> <price>" per line, and replies either
+ * {"ok", <flat HGETALL or {}>} or {"rej", <reason>}. The script texts are
+ * constants and no function keeps state: thread-safe. */
+#ifndef RSCRIPT_H
+#define RSCRIPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* The scripts; each one's ARGV is listed next to its text in rscript.c. */
+enum rscript_id { RSCRIPT_CREATE, RSCRIPT_GET, RSCRIPT_CHANGE, RSCRIPT_DEL, RSCRIPT_COUNT };
+
+#define RSCRIPT_MAX_ARGS 7                 /* the most ARGV any script takes */
+#define RSCRIPT_KEY_MAX (CART_ID_MAX + 8)  /* "cart:{" id "}" */
+
+/* One script call's ARGV as strings; v points into the struct (or into the
+ * change it was built from), so fill it in place and do not copy it. */
+struct rscript_args {
+    int n;
+    const char *v[RSCRIPT_MAX_ARGS];
+    char num[RSCRIPT_MAX_ARGS][24];
+};
+
+/* The Lua text of script id; NULL for an id out of range. */
+const char *rscript_text(enum rscript_id id);
+
+/* Build "cart:{id}" into key; false when the id cannot name a cart. */
+bool rscript_key(const char *id, char key[RSCRIPT_KEY_MAX + 1]);
+
+/* ARGV of create and get: the TTL in seconds. */
+void rscript_args_ttl(struct rscript_args *a, int ttl);
+
+/* ARGV of del: the If-Match version, or -1 for none. */
+void rscript_args_del(struct rscript_args *a, int64_t if_match);
+
+/* ARGV of change (chg must outlive a). CART_OK, or the refusal that needs no
+ * Redis: CART_QTY_RANGE for an unknown op (as cart_apply), CART_INVALID_SKU. */
+enum cart_status rscript_args_change(struct rscript_args *a, const struct cart_change *chg,
+                                     int ttl, size_t max_items);
+
+struct redisReply;
+
+/* Decode one cart script reply: {"ok", <flat HGETALL>} fills out (version from
+ * "v", lines sorted, expires_in = ttl; out NULL or initialized/zeroed), {"ok", {}}
+ * is a del's success (out NULL), {"rej", reason} gives NOT_FOUND, EXISTS or
+ * REJECTED with *cst. Any other shape or value is STORE_ERROR; never crashes.
+ * Public for tests and fuzzing. */
+enum store_status rscript_decode(const struct redisReply *r, const char *id, int ttl,
+                                 struct cart *out, enum cart_status *cst,
+                                 char *err, size_t errlen);
+
+/* Map an error reply to a status, with "redis: <message>" in err (may be NULL):
+ * transient server states (LOADING, BUSY, NOAUTH, ...) are STORE_UNAVAILABLE,
+ * anything else STORE_ERROR. */
+enum store_status rscript_error(const struct redisReply *r, char *err, size_t errlen);
+
+#endif
