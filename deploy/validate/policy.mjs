@@ -1,0 +1,328 @@
+/* policy: the promises deploy/README.md makes about the rendered manifests
+ * (non-root, probe paths, limits, affinity, drain, Redis persistence and
+ * who may reach Redis). checkPolicies returns one string per broken rule. */
+import { objName } from './schema.mjs';
+
+const APPS = ['stateful-svc', 'stateless-svc'];
+const NAME_LABEL = 'app.kubernetes.io/name';
+const NGINX = 'nginx.ingress.kubernetes.io/';
+
+/* Objects of a kind, optionally with a given name. */
+function find(objs, kind, name) {
+  return objs.filter((o) => o?.kind === kind && (name === undefined || o.metadata?.name === name));
+}
+
+/* Does a label selector (matchLabels and matchExpressions) match labels? */
+export function selectorMatches(sel, labels) {
+  if (!sel) return false;
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) {
+    if (labels[k] !== v) return false;
+  }
+  for (const e of sel.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const val = labels[e.key];
+    if (e.operator === 'In' && !(has && e.values.includes(val))) return false;
+    if (e.operator === 'NotIn' && has && e.values.includes(val)) return false;
+    if (e.operator === 'Exists' && !has) return false;
+    if (e.operator === 'DoesNotExist' && has) return false;
+  }
+  return true;
+}
+
+/* Does a Service's plain selector pick pods with these labels? */
+function serviceSelects(svc, labels) {
+  const sel = svc.spec?.selector ?? {};
+  return Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => labels[k] === v);
+}
+
+/* CPU in millicores and memory in bytes from a Kubernetes quantity. */
+export function parseQuantity(q) {
+  const m = /^([0-9.]+)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$/.exec(String(q));
+  if (!m) return NaN;
+  const mult = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+  return Number(m[1]) * (m[2] ? mult[m[2]] : 1);
+}
+
+/* Container-level rules every workload container must follow. */
+function checkContainer(where, c, podSc) {
+  const errs = [];
+  const sc = c.securityContext ?? {};
+  const nonRoot = sc.runAsNonRoot ?? podSc.runAsNonRoot;
+  const uid = sc.runAsUser ?? podSc.runAsUser;
+  if (nonRoot !== true) errs.push(`${where}: runAsNonRoot must be true`);
+  if (!(Number.isInteger(uid) && uid > 0)) errs.push(`${where}: runAsUser must be a non-zero uid`);
+  if (sc.allowPrivilegeEscalation !== false) errs.push(`${where}: allowPrivilegeEscalation must be false`);
+  if (sc.readOnlyRootFilesystem !== true) errs.push(`${where}: readOnlyRootFilesystem must be true`);
+  if (sc.privileged === true) errs.push(`${where}: must not be privileged`);
+  if (!(sc.capabilities?.drop ?? []).includes('ALL')) errs.push(`${where}: capabilities must drop ALL`);
+  if ((sc.capabilities?.add ?? []).length > 0) errs.push(`${where}: must add no capabilities`);
+  const r = c.resources ?? {};
+  for (const res of ['cpu', 'memory']) {
+    const req = r.requests?.[res];
+    const lim = r.limits?.[res];
+    if (req === undefined) errs.push(`${where}: resources.requests.${res} missing`);
+    if (lim === undefined) errs.push(`${where}: resources.limits.${res} missing`);
+    if (req !== undefined && lim !== undefined && !(parseQuantity(lim) >= parseQuantity(req))) {
+      errs.push(`${where}: ${res} limit ${lim} is below its request ${req}`);
+    }
+  }
+  if (!c.livenessProbe) errs.push(`${where}: livenessProbe missing`);
+  if (!c.readinessProbe) errs.push(`${where}: readinessProbe missing`);
+  const image = String(c.image ?? '');
+  const tag = image.includes('@') ? 'digest' : image.split('/').pop().split(':')[1];
+  if (!tag || tag === 'latest') errs.push(`${where}: image ${image} needs a fixed tag`);
+  return errs;
+}
+
+/* The numeric port a probe or annotation port (number or name) refers to. */
+function resolvePort(c, port) {
+  if (Number.isInteger(port)) return port;
+  const p = (c.ports ?? []).find((x) => x.name === port);
+  return p ? p.containerPort : undefined;
+}
+
+/* Value of a plain env var of a container. */
+function envValue(c, name) {
+  return (c.env ?? []).find((e) => e.name === name)?.value;
+}
+
+/* Rules for the two cart services' containers and pod templates. */
+function checkAppPod(where, tmpl, app) {
+  const errs = [];
+  const spec = tmpl.spec ?? {};
+  const c = (spec.containers ?? []).find((x) => x.name === app);
+  if (!c) return [`${where}: no container named ${app}`];
+  const port = Number(envValue(c, 'PORT'));
+  for (const [probe, path] of [['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']]) {
+    const g = c[probe]?.httpGet;
+    if (!g) { errs.push(`${where}: ${probe} must be an httpGet probe`); continue; }
+    if (g.path !== path) errs.push(`${where}: ${probe} must GET ${path}, not ${g.path}`);
+    if (resolvePort(c, g.port) !== port) errs.push(`${where}: ${probe} port is not PORT (${port})`);
+  }
+  if (envValue(c, 'LISTEN_ADDR') !== '0.0.0.0') errs.push(`${where}: LISTEN_ADDR must be 0.0.0.0`);
+  const ann = tmpl.metadata?.annotations ?? {};
+  if (ann['prometheus.io/scrape'] !== 'true') errs.push(`${where}: prometheus.io/scrape must be "true"`);
+  if (ann['prometheus.io/path'] !== '/metrics') errs.push(`${where}: prometheus.io/path must be /metrics`);
+  if (Number(ann['prometheus.io/port']) !== port) errs.push(`${where}: prometheus.io/port must be PORT`);
+  const drain = Number(envValue(c, 'DRAIN_SECONDS'));
+  if (!(drain > 0)) errs.push(`${where}: DRAIN_SECONDS must be set above 0`);
+  const cmd = c.lifecycle?.preStop?.exec?.command ?? [];
+  const sleep = c.lifecycle?.preStop?.sleep?.seconds ?? (cmd[0] === '/bin/sleep' ? Number(cmd[1]) : NaN);
+  if (!(sleep >= 0)) errs.push(`${where}: preStop must sleep (exec /bin/sleep N or sleep action)`);
+  const grace = spec.terminationGracePeriodSeconds ?? 30;
+  if (!(grace > sleep + drain)) {
+    errs.push(`${where}: terminationGracePeriodSeconds ${grace} must exceed preStop ${sleep} + DRAIN_SECONDS ${drain}`);
+  }
+  return errs;
+}
+
+/* Every Deployment and StatefulSet: container security, limits, probes. */
+function checkWorkloads(objs) {
+  const errs = [];
+  for (const w of [...find(objs, 'Deployment'), ...find(objs, 'StatefulSet')]) {
+    const spec = w.spec?.template?.spec ?? {};
+    const podSc = spec.securityContext ?? {};
+    if (spec.hostNetwork || spec.hostPID || spec.hostIPC) errs.push(`${objName(w)}: host namespaces are not allowed`);
+    for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
+      errs.push(...checkContainer(`${objName(w)} container ${c.name}`, c, podSc));
+    }
+  }
+  return errs;
+}
+
+/* stateful-svc: StatefulSet, headless + ClientIP Services, cookie Ingress. */
+function checkStateful(objs) {
+  const errs = [];
+  const sts = find(objs, 'StatefulSet', 'stateful-svc')[0];
+  if (!sts) return ['StatefulSet stateful-svc missing'];
+  const tmpl = sts.spec.template ?? {};
+  const labels = tmpl.metadata?.labels ?? {};
+  errs.push(...checkAppPod(objName(sts), tmpl, 'stateful-svc'));
+  const c = (tmpl.spec?.containers ?? []).find((x) => x.name === 'stateful-svc') ?? {};
+  const id = (c.env ?? []).find((e) => e.name === 'INSTANCE_ID');
+  if (id?.valueFrom?.fieldRef?.fieldPath !== 'metadata.name') errs.push(`${objName(sts)}: INSTANCE_ID must come from metadata.name`);
+  const headless = find(objs, 'Service', sts.spec.serviceName)[0];
+  if (!headless || headless.spec?.clusterIP !== 'None' || !serviceSelects(headless, labels)) {
+    errs.push(`${objName(sts)}: serviceName must name a headless Service selecting its pods`);
+  }
+  const svc = find(objs, 'Service', 'stateful-svc')[0];
+  if (!svc || !serviceSelects(svc, labels)) errs.push('Service stateful-svc missing or not selecting the pods');
+  else if (svc.spec.sessionAffinity !== 'ClientIP') errs.push(`${objName(svc)}: sessionAffinity must be ClientIP`);
+  const ing = ingressFor(objs, 'stateful-svc');
+  if (!ing) return [...errs, 'Ingress for stateful-svc missing'];
+  const ann = ing.metadata?.annotations ?? {};
+  if (ann[NGINX + 'affinity'] !== 'cookie') errs.push(`${objName(ing)}: ${NGINX}affinity must be cookie`);
+  if (ann[NGINX + 'affinity-mode'] !== 'persistent') errs.push(`${objName(ing)}: ${NGINX}affinity-mode must be persistent`);
+  return errs;
+}
+
+/* The Ingress whose rules send to the Service of that name. */
+function ingressFor(objs, service) {
+  return find(objs, 'Ingress').find((i) => (i.spec?.rules ?? []).some((r) =>
+    (r.http?.paths ?? []).some((p) => p.backend?.service?.name === service)));
+}
+
+/* Names of the Secrets an env var takes its value from, following $(VAR). */
+function envSecrets(c, name, seen = new Set()) {
+  const env = c.env ?? [];
+  const idx = env.findIndex((e) => e.name === name);
+  if (idx < 0 || seen.has(name)) return [];
+  seen.add(name);
+  const e = env[idx];
+  if (e.valueFrom?.secretKeyRef) return [e.valueFrom.secretKeyRef.name];
+  const out = [];
+  for (const [, ref] of String(e.value ?? '').matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+    /* Kubernetes expands $(VAR) only from variables listed before it. */
+    if (env.findIndex((x) => x.name === ref) < idx) out.push(...envSecrets(c, ref, seen));
+  }
+  return out;
+}
+
+/* stateless-svc: Deployment, HPA on CPU, PDB, plain Service and Ingress,
+ * REDIS_URL from a Secret. */
+function checkStateless(objs) {
+  const errs = [];
+  const dep = find(objs, 'Deployment', 'stateless-svc')[0];
+  if (!dep) return ['Deployment stateless-svc missing'];
+  const tmpl = dep.spec.template ?? {};
+  const labels = tmpl.metadata?.labels ?? {};
+  errs.push(...checkAppPod(objName(dep), tmpl, 'stateless-svc'));
+  const c = (tmpl.spec?.containers ?? []).find((x) => x.name === 'stateless-svc') ?? {};
+  if (envSecrets(c, 'REDIS_URL').length === 0) errs.push(`${objName(dep)}: REDIS_URL must come from a Secret`);
+  const hpa = find(objs, 'HorizontalPodAutoscaler').find((h) =>
+    h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === 'stateless-svc');
+  if (!hpa) errs.push('HorizontalPodAutoscaler for stateless-svc missing');
+  else if (!(hpa.spec.metrics ?? []).some((m) => m.type === 'Resource' && m.resource?.name === 'cpu')) {
+    errs.push(`${objName(hpa)}: must scale on CPU`);
+  }
+  if (!find(objs, 'PodDisruptionBudget').some((p) => selectorMatches(p.spec?.selector, labels))) {
+    errs.push('PodDisruptionBudget for stateless-svc missing');
+  }
+  const svc = find(objs, 'Service', 'stateless-svc')[0];
+  if (!svc || !serviceSelects(svc, labels)) errs.push('Service stateless-svc missing or not selecting the pods');
+  else if ((svc.spec.sessionAffinity ?? 'None') !== 'None') errs.push(`${objName(svc)}: must have no session affinity`);
+  const ing = ingressFor(objs, 'stateless-svc');
+  if (!ing) errs.push('Ingress for stateless-svc missing');
+  else if (Object.keys(ing.metadata?.annotations ?? {}).some((k) => k.startsWith(NGINX + 'affinity'))) {
+    errs.push(`${objName(ing)}: must have no affinity annotation`);
+  }
+  return errs;
+}
+
+/* Redis: StatefulSet with a PVC on /data, AOF everysec, password from a
+ * Secret, a Service. */
+function checkRedis(objs) {
+  const errs = [];
+  const sts = find(objs, 'StatefulSet', 'redis')[0];
+  if (!sts) return ['StatefulSet redis missing'];
+  const spec = sts.spec.template?.spec ?? {};
+  const c = (spec.containers ?? []).find((x) => x.name === 'redis');
+  if (!c) return [`${objName(sts)}: no container named redis`];
+  const claims = (sts.spec.volumeClaimTemplates ?? []).map((v) => v.metadata?.name);
+  const data = (c.volumeMounts ?? []).find((m) => m.mountPath === '/data');
+  if (!data || !claims.includes(data.name)) errs.push(`${objName(sts)}: /data must be a volumeClaimTemplate`);
+  const conf = redisConfig(objs, spec, c);
+  if (!/^\s*appendonly\s+yes\s*$/m.test(conf)) errs.push(`${objName(sts)}: redis.conf must set appendonly yes`);
+  if (!/^\s*appendfsync\s+everysec\s*$/m.test(conf)) errs.push(`${objName(sts)}: redis.conf must set appendfsync everysec`);
+  const args = c.args ?? [];
+  const pw = args[args.indexOf('--requirepass') + 1];
+  const m = /^\$\(([A-Za-z_][A-Za-z0-9_]*)\)$/.exec(pw ?? '');
+  if (args.indexOf('--requirepass') < 0 || !m || envSecrets(c, m[1]).length === 0) {
+    errs.push(`${objName(sts)}: --requirepass must take $(VAR) from a Secret`);
+  }
+  const labels = sts.spec.template?.metadata?.labels ?? {};
+  if (!find(objs, 'Service').some((s) => s.metadata.name === 'redis' && serviceSelects(s, labels))) {
+    errs.push('Service redis missing or not selecting the Redis pod');
+  }
+  return errs;
+}
+
+/* Text of the redis.conf files the Redis container mounts from ConfigMaps. */
+function redisConfig(objs, spec, c) {
+  let text = '';
+  for (const m of c.volumeMounts ?? []) {
+    const vol = (spec.volumes ?? []).find((v) => v.name === m.name);
+    const cm = vol?.configMap && find(objs, 'ConfigMap', vol.configMap.name)[0];
+    if (cm) text += Object.values(cm.data ?? {}).join('\n');
+  }
+  return text;
+}
+
+/* Is TCP port (number) on a pod (labels, ports) open to a source pod
+ * (labels, same or other namespace) under the NetworkPolicies? */
+export function reachable(objs, dst, port, src) {
+  const pols = find(objs, 'NetworkPolicy').filter((p) => selectorMatches(p.spec?.podSelector, dst.labels) &&
+    (p.spec.policyTypes ?? ['Ingress']).includes('Ingress'));
+  if (pols.length === 0) return true;
+  return pols.some((p) => (p.spec.ingress ?? []).some((rule) => {
+    const ports = rule.ports ?? [];
+    const portOk = ports.length === 0 || ports.some((rp) => rp.port === undefined || rp.port === port ||
+      dst.ports.some((cp) => cp.name === rp.port && cp.containerPort === port));
+    const from = rule.from ?? [];
+    const fromOk = from.length === 0 || from.some((peer) => peerMatches(peer, src));
+    return portOk && fromOk;
+  }));
+}
+
+/* Does a NetworkPolicy peer admit the source pod? An ipBlock is taken to
+ * admit anything (pod IPs may fall inside it). */
+function peerMatches(peer, src) {
+  if (peer.ipBlock) return true;
+  if (peer.namespaceSelector) {
+    return selectorMatches(peer.namespaceSelector, src.nsLabels) &&
+      (!peer.podSelector || selectorMatches(peer.podSelector, src.labels));
+  }
+  return src.sameNamespace && selectorMatches(peer.podSelector, src.labels);
+}
+
+/* Only stateless-svc pods reach Redis; both services reach their HTTP port. */
+function checkNetwork(objs) {
+  const errs = [];
+  const pod = (name) => {
+    const w = [...find(objs, 'StatefulSet'), ...find(objs, 'Deployment')].find((x) => x.metadata.name === name);
+    const t = w?.spec?.template;
+    return t && { labels: t.metadata?.labels ?? {}, ports: t.spec.containers.flatMap((c) => c.ports ?? []) };
+  };
+  const redis = pod('redis');
+  if (!redis) return ['no Redis pod template for the NetworkPolicy check'];
+  const others = [
+    ['stateful-svc pods', { labels: pod('stateful-svc')?.labels ?? {}, sameNamespace: true, nsLabels: {} }],
+    ['any other pod of the namespace', { labels: { [NAME_LABEL]: 'intruder' }, sameNamespace: true, nsLabels: {} }],
+    ['a pod of another namespace', { labels: { [NAME_LABEL]: 'stateless-svc' }, sameNamespace: false, nsLabels: { 'kubernetes.io/metadata.name': 'other' } }],
+  ];
+  const stateless = { labels: pod('stateless-svc')?.labels ?? {}, sameNamespace: true, nsLabels: {} };
+  if (!reachable(objs, redis, 6379, stateless)) errs.push('NetworkPolicy: stateless-svc cannot reach Redis on 6379');
+  for (const [what, src] of others) {
+    if (reachable(objs, redis, 6379, src)) errs.push(`NetworkPolicy: Redis 6379 is reachable from ${what}`);
+  }
+  const outside = { labels: { 'app.kubernetes.io/name': 'ingress-nginx' }, sameNamespace: false, nsLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } };
+  for (const app of APPS) {
+    const p = pod(app);
+    const port = p?.ports.find((x) => x.name === 'http')?.containerPort;
+    if (p && !reachable(objs, p, port, outside)) errs.push(`NetworkPolicy: the ingress controller cannot reach ${app}`);
+  }
+  return errs;
+}
+
+/* Every Secret referenced by a workload, and which of them are rendered. */
+export function secretRefs(objs) {
+  const names = new Set();
+  for (const w of [...find(objs, 'Deployment'), ...find(objs, 'StatefulSet')]) {
+    for (const c of w.spec?.template?.spec?.containers ?? []) {
+      for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) names.add(e.valueFrom.secretKeyRef.name);
+    }
+  }
+  const rendered = new Set(find(objs, 'Secret').map((s) => s.metadata.name));
+  return { all: [...names].sort(), missing: [...names].filter((n) => !rendered.has(n)).sort() };
+}
+
+/* All policy rules; external lists the Secrets allowed to be created
+ * outside the manifests (prod's cartpair-redis). */
+export function checkPolicies(objs, external = []) {
+  const errs = [...checkWorkloads(objs), ...checkStateful(objs), ...checkStateless(objs),
+    ...checkRedis(objs), ...checkNetwork(objs)];
+  for (const n of secretRefs(objs).missing) {
+    if (!external.includes(n)) errs.push(`Secret ${n} is referenced but neither rendered nor declared external`);
+  }
+  return errs;
+}
