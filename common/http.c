@@ -251,7 +251,7 @@ struct http_server *http_start(const struct http_cfg *cfg, http_handler h, void 
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_conns_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
         MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
         MHD_OPTION_EXTERNAL_LOGGER, http_on_mhd_log, NULL,
