@@ -1,0 +1,17 @@
+/* store: names of the store statuses (the ops live in each service). */
+#include "store.h"
+
+/* A static snake_case name for a status. */
+const char *store_status_name(enum store_status st)
+{
+    switch (st) {
+    case STORE_OK: return "ok";
+    case STORE_NOT_FOUND: return "cart_not_found";
+    case STORE_EXISTS: return "cart_exists";
+    case STORE_REJECTED: return "rejected";
+    case STORE_CAPACITY: return "capacity";
+    case STORE_UNAVAILABLE: return "store_unavailable";
+    case STORE_ERROR: return "store_error";
+    }
+    return "unknown";
+}
