@@ -282,6 +282,31 @@ bool harness_svc_start(struct harness_proc *p, const char *bin, int redis_port,
     return false;
 }
 
+/* Echo a sanitizer report from a process's log to stderr, where ctest sees it. */
+static void sanitizer_check(const struct harness_proc *p)
+{
+    static const char *const marks[] = { "runtime error:", "AddressSanitizer",
+                                         "LeakSanitizer", "ThreadSanitizer", NULL };
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return;
+    char line[1024];
+    int shown = 0;
+    for (int n = 0; n < 1000000 && shown < 40 && fgets(line, sizeof line, f); n++) {
+        for (int i = 0; marks[i] && !shown; i++) {
+            if (strstr(line, marks[i])) {
+                fprintf(stderr, "harness: sanitizer report in %s:\n", p->log);
+                shown = 1;
+            }
+        }
+        if (shown) {
+            fputs(line, stderr);
+            shown++;
+        }
+    }
+    fclose(f);
+}
+
 void harness_stop(struct harness_proc *p)
 {
     if (p->pid <= 0)
@@ -292,13 +317,16 @@ void harness_stop(struct harness_proc *p)
     while (now_ms() < deadline) {
         if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
             p->pid = 0;
+            sanitizer_check(p);
             return;
         }
         sleep_ms(10);
     }
+    fprintf(stderr, "harness: pid %d ignored SIGTERM for 5 s; SIGKILL\n", (int)p->pid);
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
     p->pid = 0;
+    sanitizer_check(p);
 }
 
 void harness_pause(struct harness_proc *p, bool paused)
