@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -153,12 +155,38 @@ static bool wait_up(struct harness_proc *p, const char *req, const char *want)
     return false;
 }
 
+#define MAX_DIRS 64
+static char made_dirs[MAX_DIRS][256];
+static int n_made_dirs;
+
+/* nftw callback: remove one entry. */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* At exit, remove the temp dirs this process made (CARTPAIR_KEEP_TMP=1 keeps them). */
+static void remove_dirs(void)
+{
+    const char *keep = getenv("CARTPAIR_KEEP_TMP");
+    if (keep && keep[0] == '1')
+        return;
+    for (int i = 0; i < n_made_dirs; i++)
+        nftw(made_dirs[i], rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Make a fresh temp dir for one process into p->dir. */
 static bool make_dir(struct harness_proc *p, const char *logname)
 {
     snprintf(p->dir, sizeof p->dir, "/tmp/cartpair-test-XXXXXX");
     if (!mkdtemp(p->dir))
         return false;
+    if (n_made_dirs == 0)
+        atexit(remove_dirs);
+    if (n_made_dirs < MAX_DIRS)
+        snprintf(made_dirs[n_made_dirs++], sizeof made_dirs[0], "%s", p->dir);
     snprintf(p->log, sizeof p->log, "%s/%s", p->dir, logname);
     return true;
 }
