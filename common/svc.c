@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,22 @@ static void svc_block_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* Raise the open-file limit to its hard maximum, so MAX_CONNECTIONS can be met;
+ * warn when it still falls short. */
+static void svc_raise_nofile(int max_conns)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max_conns + 64)
+        log_msg(LOG_WARN, "nofile", "open-file limit %llu is below MAX_CONNECTIONS %d + 64",
+                (unsigned long long)rl.rlim_cur, max_conns);
 }
 
 /* Parse the config; returns -1 to go on, else the exit code. */
@@ -70,6 +87,7 @@ int svc_main(enum cfg_kind kind, const char *service, svc_store_open open,
     if (rc >= 0)
         return rc;
     log_init(c.log_level, c.log_format, service, c.instance_id);
+    svc_raise_nofile(c.max_conns);
     sigset_t set;
     svc_block_signals(&set);
     char err[512] = "";
