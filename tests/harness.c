@@ -1,19 +1,17 @@
-/* harness: real processes and real HTTP for the integration tests. */
+/* harness: real processes (redis-server, the services) for the integration tests.
+ * See harness.h. */
 #include "harness.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ftw.h>
 #include <sys/stat.h>
-#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -42,6 +40,7 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* A port on 127.0.0.1 that was free a moment ago. */
 int harness_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -199,7 +198,8 @@ static bool redis_run(struct harness_proc *p)
     snprintf(logf, sizeof logf, "%s/redis.log", p->dir);
     char *argv[] = { "redis-server", "--port", port, "--bind", "127.0.0.1",
                      "--dir", p->dir, "--save", "", "--appendonly", "no",
-                     "--daemonize", "no", "--logfile", logf, NULL };
+                     "--daemonize", "no", "--logfile", logf,
+                     "--enable-debug-command", "local", NULL };
     p->pid = spawn(argv, environ, p->log);
     if (p->pid <= 0)
         return false;
@@ -209,6 +209,7 @@ static bool redis_run(struct harness_proc *p)
     return false;
 }
 
+/* Start redis-server on a free port in a new temp dir. */
 bool harness_redis_start(struct harness_proc *p)
 {
     memset(p, 0, sizeof *p);
@@ -224,6 +225,7 @@ bool harness_redis_start(struct harness_proc *p)
     return false;
 }
 
+/* Start redis-server again on the same port and dir. */
 bool harness_redis_restart(struct harness_proc *p)
 {
     if (p->pid > 0)
@@ -294,6 +296,7 @@ static bool svc_run(struct harness_proc *p, const char *bin, int redis_port,
     return false;
 }
 
+/* Start a service binary on a free port in a new temp dir. */
 bool harness_svc_start(struct harness_proc *p, const char *bin, int redis_port,
                        const char *const *env)
 {
@@ -335,6 +338,7 @@ static void sanitizer_check(const struct harness_proc *p)
     fclose(f);
 }
 
+/* Stop a process: SIGTERM, then SIGKILL after 5 s; echo sanitizer reports. */
 void harness_stop(struct harness_proc *p)
 {
     if (p->pid <= 0)
@@ -357,204 +361,114 @@ void harness_stop(struct harness_proc *p)
     sanitizer_check(p);
 }
 
+/* Freeze or resume a process. */
 void harness_pause(struct harness_proc *p, bool paused)
 {
     if (p->pid > 0)
         kill(p->pid, paused ? SIGSTOP : SIGCONT);
 }
 
+/* Print the tail of the process's log to stderr. */
 void harness_log_tail(const struct harness_proc *p)
 {
     log_tail(p->log);
 }
 
-struct buf {
-    char *data;
-    size_t len, cap;
-};
-
-struct harness_client {
-    CURL *curl;
-    int port;
-    long connects;
-    struct buf body, hdrs;
-};
-
-/* Append n bytes to b, keeping it NUL-terminated; false when out of memory. */
-static bool buf_add(struct buf *b, const char *s, size_t n)
+int harness_raw_connect(int port, const char *src, int timeout_ms)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d)
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    if (src && inet_pton(AF_INET, src, &sa.sin_addr) == 1 &&
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool harness_raw_send(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    for (int i = 0; len > 0 && i < 100000; i++) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n <= 0)
             return false;
-        b->data = d;
-        b->cap = cap;
+        p += n;
+        len -= (size_t)n;
     }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return true;
+    return len == 0;
 }
 
-/* curl body callback. */
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+/* Read exactly n bytes (n may be 0); 1 done, 0 closed/reset, -1 timeout. */
+static int raw_read(int fd, char *dst, size_t n)
 {
-    return buf_add(ud, ptr, size * nmemb) ? size * nmemb : 0;
-}
-
-/* curl header callback: a new status line starts a new header block. */
-static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    struct buf *b = ud;
-    size_t n = size * nmemb;
-    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
-        b->len = 0;
-    return buf_add(b, ptr, n) ? n : 0;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-/* Initialise libcurl once per process. */
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-struct harness_client *harness_client_new(int port)
-{
-    pthread_once(&curl_once, curl_init_once);
-    struct harness_client *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->port = port;
-    c->curl = curl_easy_init();
-    if (!c->curl) {
-        free(c);
-        return NULL;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = recv(fd, dst + got, n - got, 0);
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
+            return 0;
+        if (r < 0)
+            return errno == EINTR ? raw_read(fd, dst + got, n - got) : -1;
+        got += (size_t)r;
     }
-    curl_easy_setopt(c->curl, CURLOPT_COOKIEFILE, "");
-    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_PROXY, "");
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->body);
-    curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, &c->hdrs);
-    return c;
+    return 1;
 }
 
-void harness_client_free(struct harness_client *c)
+long harness_raw_response(int fd, char *body, size_t bodylen)
 {
-    if (!c)
-        return;
-    curl_easy_cleanup(c->curl);
-    free(c->body.data);
-    free(c->hdrs.data);
-    free(c);
-}
-
-/* Set method and body options on the handle, resetting the previous request's. */
-static void set_method(CURL *h, const char *method, const char *body)
-{
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
-    curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-        return;
+    char hdr[8192];
+    size_t n = 0;
+    while (n < sizeof hdr - 1 && (n < 4 || memcmp(hdr + n - 4, "\r\n\r\n", 4) != 0)) {
+        int r = raw_read(fd, hdr + n, 1);     /* one byte at a time: never read past */
+        if (r <= 0)
+            return r == 0 ? 0 : -1;
+        n++;
     }
-    if (body || strcmp(method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-    }
-    if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-}
-
-/* Build the header list: the caller's, plus Content-Type and no Expect by default. */
-static struct curl_slist *make_headers(const char *body, const char *const *extra)
-{
-    struct curl_slist *l = NULL;
-    bool has_ct = false, has_expect = false;
-    for (int i = 0; extra && extra[i] && i < 64; i++) {
-        if (strncasecmp(extra[i], "Content-Type:", 13) == 0)
-            has_ct = true;
-        if (strncasecmp(extra[i], "Expect:", 7) == 0)
-            has_expect = true;
-        l = curl_slist_append(l, extra[i]);
-    }
-    if (!has_ct)
-        l = curl_slist_append(l, body ? "Content-Type: application/json" : "Content-Type:");
-    if (!has_expect)
-        l = curl_slist_append(l, "Expect:");
-    return l;
-}
-
-bool harness_req(struct harness_client *c, const char *method, const char *path,
-                 const char *body, const char *const *extra_headers, struct harness_resp *out)
-{
-    memset(out, 0, sizeof *out);
-    char url[2300];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", c->port, path);
-    c->body.len = 0;
-    c->hdrs.len = 0;
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    set_method(c->curl, method, body);
-    struct curl_slist *l = make_headers(body, extra_headers);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, l);
-    CURLcode rc = curl_easy_perform(c->curl);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(l);
-    long conns = 0;
-    curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &conns);
-    c->connects += conns;
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "harness: %s %s: %s\n", method, path, curl_easy_strerror(rc));
-        return false;
-    }
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &out->status);
-    out->body = strndup(c->body.data ? c->body.data : "", c->body.len);
-    out->body_len = c->body.len;
-    out->headers = strndup(c->hdrs.data ? c->hdrs.data : "", c->hdrs.len);
-    return out->body && out->headers;
-}
-
-bool harness_header(const struct harness_resp *r, const char *name, char *out, size_t outlen)
-{
-    size_t nlen = strlen(name);
-    for (const char *l = r->headers; l && *l;) {
-        const char *eol = strchr(l, '\n');
-        size_t len = eol ? (size_t)(eol - l) : strlen(l);
-        if (len > nlen && strncasecmp(l, name, nlen) == 0 && l[nlen] == ':') {
-            const char *v = l + nlen + 1;
-            const char *end = l + len;
-            while (v < end && (*v == ' ' || *v == '\t'))
-                v++;
-            while (end > v && (end[-1] == '\r' || end[-1] == ' '))
-                end--;
-            if (outlen)
-                snprintf(out, outlen, "%.*s", (int)(end - v), v);
-            return true;
+    hdr[n] = '\0';
+    long status;
+    if (sscanf(hdr, "HTTP/1.%*d %ld", &status) != 1)
+        return -1;
+    size_t clen = 0;
+    const char *cl = strcasestr(hdr, "\r\nContent-Length:");
+    if (cl)
+        clen = strtoul(cl + 17, NULL, 10);
+    char sink[4096];
+    for (size_t done = 0; done < clen;) {
+        size_t chunk = clen - done < sizeof sink ? clen - done : sizeof sink;
+        if (raw_read(fd, sink, chunk) != 1)
+            return -1;
+        if (body && bodylen && done < bodylen - 1) {
+            size_t c = chunk < bodylen - 1 - done ? chunk : bodylen - 1 - done;
+            memcpy(body + done, sink, c);
         }
-        l = eol ? eol + 1 : l + len;
+        done += chunk;
+    }
+    if (body && bodylen)
+        body[clen < bodylen ? clen : bodylen - 1] = '\0';
+    return status;
+}
+
+bool harness_raw_closed(int fd, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    char sink[4096];
+    while (now_ms() < deadline) {
+        ssize_t r = recv(fd, sink, sizeof sink, 0);
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
+            return true;
+        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return true;
     }
     return false;
-}
-
-long harness_connects(struct harness_client *c)
-{
-    return c->connects;
-}
-
-void harness_resp_free(struct harness_resp *r)
-{
-    free(r->body);
-    free(r->headers);
-    r->body = NULL;
-    r->headers = NULL;
 }

@@ -1,15 +1,18 @@
-/* harness: real processes and real HTTP for the integration tests.
+/* harness: real processes (redis-server, the services) for the integration tests.
  *
  * Starts redis-server and the services on free loopback ports in a temp
- * directory, stops them (SIGTERM, then SIGKILL), and sends requests with
- * libcurl over one keep-alive connection per client. Not thread-safe: one
- * harness_client per thread. */
+ * directory (removed at exit unless CARTPAIR_KEEP_TMP=1), stops them (SIGTERM,
+ * then SIGKILL) and echoes any sanitizer report from their logs. The HTTP
+ * client is the harness_http module, included here so tests need only this
+ * header. Not thread-safe: start and stop processes from one thread. */
 #ifndef HARNESS_H
 #define HARNESS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "harness_http.h"
 
 struct harness_proc {
     pid_t pid;
@@ -40,30 +43,22 @@ void harness_pause(struct harness_proc *p, bool paused);
 /* Print the tail of the process's log to stderr (diagnostics after a failure). */
 void harness_log_tail(const struct harness_proc *p);
 
-struct harness_resp {
-    long status;
-    char *body;           /* NUL-terminated, malloc'd */
-    size_t body_len;
-    char *headers;        /* raw response headers, malloc'd */
-};
+/* Raw sockets, for tests that must send what no HTTP library would. */
 
-struct harness_client;
+/* Open a TCP connection to 127.0.0.1:port from source address src (NULL: any);
+ * reads time out after timeout_ms. The fd, or -1. */
+int harness_raw_connect(int port, const char *src, int timeout_ms);
 
-/* A client with one keep-alive connection and a cookie jar, to 127.0.0.1:port. */
-struct harness_client *harness_client_new(int port);
-void harness_client_free(struct harness_client *c);
+/* Send all len bytes of buf; false on an error (e.g. the peer closed). */
+bool harness_raw_send(int fd, const void *buf, size_t len);
 
-/* Send a request; extra_headers is a NULL-ended list of "Name: value" (may be NULL).
- * Returns false on a transport error. */
-bool harness_req(struct harness_client *c, const char *method, const char *path,
-                 const char *body, const char *const *extra_headers, struct harness_resp *out);
+/* Read one HTTP response exactly (headers, then Content-Length bytes of body,
+ * copied NUL-terminated into body when it is not NULL). Its status; 0 when the
+ * peer closed or reset first; -1 on a read timeout or a malformed response. */
+long harness_raw_response(int fd, char *body, size_t bodylen);
 
-/* The value of a response header (case-insensitive name), copied to out; false when absent. */
-bool harness_header(const struct harness_resp *r, const char *name, char *out, size_t outlen);
-
-/* How many connections curl opened so far for this client (keep-alive check). */
-long harness_connects(struct harness_client *c);
-
-void harness_resp_free(struct harness_resp *r);
+/* True when the peer closes (or resets) the connection within timeout_ms;
+ * any bytes that arrive first are discarded. */
+bool harness_raw_closed(int fd, int timeout_ms);
 
 #endif
