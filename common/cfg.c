@@ -109,26 +109,58 @@ static bool instance_ok(const char *s)
     return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-/* Parse redis://[:password@]host[:port][/db]; 0 on success, -1 with err set. */
+/* Take an optional ":password@" off the front of *p into out->password. */
+static int redis_password(const char **p, struct cfg_redis *out, char *err, size_t errlen)
+{
+    const char *at = strrchr(*p, '@');
+    if (!at)
+        return 0;
+    if (**p != ':')
+        return fail(err, errlen, "user names are not supported, use :password@");
+    size_t plen = (size_t)(at - *p - 1);
+    if (plen == 0)
+        return fail(err, errlen, "the password is empty");
+    if (plen >= sizeof out->password)
+        return fail(err, errlen, "the password is too long");
+    memcpy(out->password, *p + 1, plen);
+    *p = at + 1;
+    return 0;
+}
+
+/* Parse the part after unix://[:password@]: an absolute socket path, then ?db=N. */
+static int redis_unix(const char *p, struct cfg_redis *out, char *err, size_t errlen)
+{
+    size_t n = strcspn(p, "?");
+    if (n == 0 || p[0] != '/')
+        return fail(err, errlen, "the socket path must be absolute (unix:///run/redis.sock)");
+    if (n >= sizeof out->host || n >= 108)
+        return fail(err, errlen, "the socket path is too long");
+    memcpy(out->host, p, n);
+    out->unix_socket = true;
+    p += n;
+    long v;
+    if (*p == '?') {
+        if (strncmp(p, "?db=", 4) != 0 || !parse_range(p + 4, strlen(p + 4), 0, 15, &v))
+            return fail(err, errlen, "the only parameter is ?db=N with N in 0..15");
+        out->db = (int)v;
+    }
+    return 0;
+}
+
+/* Parse redis://[:password@]host[:port][/db] or unix://[:password@]/path[?db=N];
+ * 0 on success, -1 with err set. */
 int cfg_parse_redis_url(const char *url, struct cfg_redis *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->port = 6379;
-    if (!url || strncmp(url, "redis://", 8) != 0)
-        return fail(err, errlen, "the scheme must be redis://");
-    const char *p = url + 8;
-    const char *at = strrchr(p, '@');
-    if (at) {
-        if (*p != ':')
-            return fail(err, errlen, "user names are not supported, use redis://:password@host");
-        size_t plen = (size_t)(at - p - 1);
-        if (plen == 0)
-            return fail(err, errlen, "the password is empty");
-        if (plen >= sizeof out->password)
-            return fail(err, errlen, "the password is too long");
-        memcpy(out->password, p + 1, plen);
-        p = at + 1;
-    }
+    bool unix_sock = url && strncmp(url, "unix://", 7) == 0;
+    if (!url || (!unix_sock && strncmp(url, "redis://", 8) != 0))
+        return fail(err, errlen, "the scheme must be redis:// or unix://");
+    const char *p = url + (unix_sock ? 7 : 8);
+    if (redis_password(&p, out, err, errlen) != 0)
+        return -1;
+    if (unix_sock)
+        return redis_unix(p, out, err, errlen);
     size_t hlen = strcspn(p, ":/");
     if (hlen == 0)
         return fail(err, errlen, "the host is empty");
@@ -230,7 +262,7 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
             return fail(err, errlen, "%s: the URL is longer than %zu bytes", who,
                         sizeof c->redis_url - 1);
         if (cfg_parse_redis_url(v, &r, why, sizeof why) != 0)
-            return fail(err, errlen, "%s: not a redis://[:password@]host[:port][/db] URL: %s",
+            return fail(err, errlen, "%s: not a redis://[:password@]host[:port][/db] or unix://[:password@]/path[?db=N] URL: %s",
                         who, why);
         break;
     case T_LEVEL:

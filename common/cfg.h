@@ -7,6 +7,7 @@
 #ifndef CFG_H
 #define CFG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "log.h"
@@ -24,7 +25,7 @@ struct cfg {
     int ttl;                  /* CART_TTL_SECONDS, 1..2592000 (default 1800) */
     long max_carts;           /* MAX_CARTS, 1..100000000 (default 1000000; stateful) */
     int max_items;            /* MAX_ITEMS, 1..10000 (default 100) */
-    char redis_url[256];      /* REDIS_URL (default redis://127.0.0.1:6379/0; stateless) */
+    char redis_url[256];      /* REDIS_URL, redis:// or unix:// (default redis://127.0.0.1:6379/0) */
     int redis_timeout_ms;     /* REDIS_TIMEOUT_MS, 1..60000 (default 500) */
     enum log_level log_level; /* LOG_LEVEL (default info) */
     enum log_format log_format; /* LOG_FORMAT (default text) */
@@ -36,7 +37,8 @@ struct cfg {
 
 /* Parsed parts of a REDIS_URL. */
 struct cfg_redis {
-    char host[200];
+    char host[200];           /* host name, or the socket path when unix_socket */
+    bool unix_socket;
     int port;
     char password[128];       /* "" when none */
     int db;
@@ -46,7 +48,8 @@ struct cfg_redis {
 enum cfg_status cfg_load(struct cfg *c, enum cfg_kind kind, int argc, char **argv,
                          char *err, size_t errlen);
 
-/* Parse redis://[:password@]host:port[/db]; 0 on success, -1 with err set. */
+/* Parse redis://[:password@]host[:port][/db] or unix://[:password@]/path[?db=N];
+ * 0 on success, -1 with err set. */
 int cfg_parse_redis_url(const char *url, struct cfg_redis *out, char *err, size_t errlen);
 
 /* Print --help text for this kind to stdout. */

@@ -116,7 +116,8 @@ static bool sr_connect(struct sr *s, struct sr_conn *k, char *err, size_t errlen
 {
     char db[16];
 
-    k->c = redisConnectWithTimeout(s->url.host, s->url.port, s->tv);
+    k->c = s->url.unix_socket ? redisConnectUnixWithTimeout(s->url.host, s->tv)
+                              : redisConnectWithTimeout(s->url.host, s->url.port, s->tv);
     if (!k->c) {
         sr_err(err, errlen, "redis: %s", "out of memory");
         return false;
