@@ -193,11 +193,12 @@ static bool make_dir(struct harness_proc *p, const char *logname)
 /* Start redis-server on p->port in p->dir; true once it answers PING. */
 static bool redis_run(struct harness_proc *p)
 {
-    char port[16], logf[300];
+    char port[16], logf[300], sock[300];
     snprintf(port, sizeof port, "%d", p->port);
     snprintf(logf, sizeof logf, "%s/redis.log", p->dir);
+    snprintf(sock, sizeof sock, "%s/redis.sock", p->dir);
     char *argv[] = { "redis-server", "--port", port, "--bind", "127.0.0.1",
-                     "--dir", p->dir, "--save", "", "--appendonly", "no",
+                     "--dir", p->dir, "--save", "", "--appendonly", "no", "--unixsocket", sock, "--unixsocketperm", "700",
                      "--daemonize", "no", "--logfile", logf,
                      "--enable-debug-command", "local", NULL };
     p->pid = spawn(argv, environ, p->log);

@@ -343,6 +343,16 @@ Test(redis_url, good)
     r = good_url("redis://redis/3");
     cr_expect_eq(r.port, 6379);
     cr_expect_eq(r.db, 3);
+    cr_expect_not(r.unix_socket);
+    r = good_url("unix:///run/redis/redis.sock");
+    cr_expect(r.unix_socket);
+    cr_expect_str_eq(r.host, "/run/redis/redis.sock");
+    cr_expect_eq(r.db, 0);
+    r = good_url("unix://:pw@/tmp/r.sock?db=7");
+    cr_expect(r.unix_socket);
+    cr_expect_str_eq(r.host, "/tmp/r.sock");
+    cr_expect_str_eq(r.password, "pw");
+    cr_expect_eq(r.db, 7);
 }
 
 /* Bad REDIS_URLs are refused with a message. */
@@ -352,7 +362,8 @@ Test(redis_url, bad)
         "", "http://h:6379", "rediss://h:6379", "redis://", "redis://:6379", "redis://h:",
         "redis://h:0", "redis://h:65536", "redis://h:12x", "redis://h:6379/16",
         "redis://h:6379/-1", "redis://h:6379/x", "redis://h:6379/1/2", "redis://user:pw@h",
-        "redis://:@h", "redis://h h", "redis://[::1]:6379", "redis:/h",
+        "redis://:@h", "redis://h h", "redis://[::1]:6379", "redis:/h", "unix://", "unix://rel.sock",
+        "unix:///r.sock?db=16", "unix:///r.sock?x=1", "unix:///r.sock?db=", "unix://:@/r.sock",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct cfg_redis r;

@@ -395,3 +395,19 @@ Test(store_redis, open_rejects_bad_config)
     cfg.timeout_ms = 0;
     cr_expect_eq(store_redis_open(&cfg, &s, err, sizeof(err)), -1);
 }
+
+/* REDIS_URL=unix:///path reaches the same Redis over its unix socket. */
+Test(store_redis, unix_socket_round_trip)
+{
+    char url[400];
+    snprintf(url, sizeof(url), "unix://%s/redis.sock?db=0", rd.dir);
+    struct store u = open_url(url, TTL);
+    struct cart c = {0};
+    char err[ERRLEN] = "";
+    cr_assert_eq(u.ops->create(u.self, "via-unix", &c, err, sizeof(err)), STORE_OK, "%s", err);
+    cr_expect_eq(st.ops->get(st.self, "via-unix", &c, err, sizeof(err)), STORE_OK,
+                 "a cart created over the socket is seen over TCP: %s", err);
+    cr_expect_eq(u.ops->ping(u.self, err, sizeof(err)), STORE_OK, "%s", err);
+    u.ops->destroy(u.self);
+    cart_free(&c);
+}
