@@ -200,6 +200,10 @@ static bool api_resolve_id(struct api *a, const struct http_req *req, struct rou
         api_fail(r, API_E_CART_NOT_FOUND, NULL, NULL);
         return false;
     }
+    if (strcmp(tag, a->tag) && peer_owner(a->peers, tag) == PEER_GONE) {
+        api_fail(r, API_E_CART_NOT_FOUND, "the instance that held this cart is gone", NULL);
+        return false;
+    }
     if (strcmp(tag, a->tag)) {
         char msg[96];
         snprintf(msg, sizeof msg, "this cart is held by instance tag '%s'", tag);

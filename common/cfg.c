@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT };
+enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS };
 
 #define K_FUL (1u << CFG_STATEFUL)
 #define K_LESS (1u << CFG_STATELESS)
@@ -63,6 +63,8 @@ static const struct opt opts[] = {
       "1024" },
     { "IDLE_TIMEOUT_SECONDS", "idle-timeout-seconds", T_INT, 1, 3600, F(idle_timeout), K_BOTH,
       "N", "close a connection idle this long", "30" },
+    { "PEERS", "peers", T_PEERS, 0, 0, F(peers), K_FUL, "LIST",
+      "host:port,... of all replicas; then a dead replica's cart gets 404, not 421", "none" },
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -190,6 +192,34 @@ int cfg_parse_redis_url(const char *url, struct cfg_redis *out, char *err, size_
     return 0;
 }
 
+int cfg_parse_peers(const char *list, struct cfg_peer *out, size_t max, char *err, size_t errlen)
+{
+    size_t n = 0;
+    const char *p = list;
+    while (*p) {
+        size_t len = strcspn(p, ","), hlen;
+        const char *colon = memchr(p, ':', len);
+        if (!colon)
+            return fail(err, errlen, "entry %zu has no :port", n + 1);
+        if (n == max)
+            return fail(err, errlen, "more than %zu peers", max);
+        hlen = (size_t)(colon - p);
+        if (hlen == 0 || hlen >= sizeof out[n].host || strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                "abcdefghijklmnopqrstuvwxyz0123456789.-_") != hlen)
+            return fail(err, errlen, "entry %zu: the host must be a name or IPv4 address", n + 1);
+        long port;
+        if (!parse_range(colon + 1, len - hlen - 1, 1, 65535, &port))
+            return fail(err, errlen, "entry %zu: the port must be in 1..65535", n + 1);
+        memcpy(out[n].host, p, hlen);
+        out[n].host[hlen] = '\0';
+        out[n++].port = (int)port;
+        p += len;
+        if (*p == ',' && !*++p)
+            return fail(err, errlen, "a trailing comma");
+    }
+    return (int)n;
+}
+
 /* Write the host name, made into a valid instance id, to out. */
 static void default_instance(char *out, size_t outlen)
 {
@@ -275,9 +305,18 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
         if (!log_format_parse(v, (enum log_format *)field))
             return fail(err, errlen, "%s: '%s' is not one of text, json", who, v);
         return 0;
+    case T_PEERS: {
+        struct cfg_peer p[CFG_MAX_PEERS];
+        if (strlen(v) >= sizeof c->peers)
+            return fail(err, errlen, "%s: longer than %zu bytes", who, sizeof c->peers - 1);
+        if (cfg_parse_peers(v, p, CFG_MAX_PEERS, why, sizeof why) < 0)
+            return fail(err, errlen, "%s: not a host:port,... list: %s", who, why);
+        break;
+    }
     }
     size_t size = o->type == T_ADDR ? sizeof c->listen_addr
-                : o->type == T_ID ? sizeof c->instance_id : sizeof c->redis_url;
+                : o->type == T_ID ? sizeof c->instance_id
+                : o->type == T_PEERS ? sizeof c->peers : sizeof c->redis_url;
     snprintf(field, size, "%s", v);
     return 0;
 }

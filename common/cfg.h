@@ -33,6 +33,15 @@ struct cfg {
     int max_conns;            /* MAX_CONNECTIONS, 1..100000 (default 4096) */
     int max_conns_per_ip;     /* MAX_CONNECTIONS_PER_IP, 0..100000, 0 = no limit (default 1024) */
     int idle_timeout;         /* IDLE_TIMEOUT_SECONDS, 1..3600 (default 30) */
+    char peers[1024];         /* PEERS, host:port,... of the stateful replicas (default "") */
+};
+
+#define CFG_MAX_PEERS 64
+
+/* One entry of PEERS. */
+struct cfg_peer {
+    char host[128];
+    int port;
 };
 
 /* Parsed parts of a REDIS_URL. */
@@ -51,6 +60,9 @@ enum cfg_status cfg_load(struct cfg *c, enum cfg_kind kind, int argc, char **arg
 /* Parse redis://[:password@]host[:port][/db] or unix://[:password@]/path[?db=N];
  * 0 on success, -1 with err set. */
 int cfg_parse_redis_url(const char *url, struct cfg_redis *out, char *err, size_t errlen);
+
+/* Parse PEERS ("host:port,host:port"); the count, or -1 with err set. */
+int cfg_parse_peers(const char *list, struct cfg_peer *out, size_t max, char *err, size_t errlen);
 
 /* Print --help text for this kind to stdout. */
 void cfg_usage(enum cfg_kind kind, const char *prog);

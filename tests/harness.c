@@ -2,6 +2,8 @@
  * See harness.h. */
 #include "harness.h"
 
+#include <stdatomic.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -43,18 +45,26 @@ static void sleep_ms(long ms)
 /* A port on 127.0.0.1 that was free a moment ago. */
 int harness_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
+    /* Below the kernel's ephemeral range (32768+): a port from that range can be
+     * taken by any outgoing connection (even a TCP self-connect to a peer that
+     * is not listening yet) between our check and the server's bind. */
+    static _Atomic unsigned seed;
+    unsigned x = atomic_fetch_add(&seed, 7919u) ^ (unsigned)getpid() * 2654435761u ^
+                 (unsigned)now_ms();
+    for (int tries = 0; tries < 500; tries++) {
+        x = x * 1103515245u + 12345u;
+        int port = HARNESS_PORT_MIN + (int)((x >> 8) % (HARNESS_PORT_MAX - HARNESS_PORT_MIN));
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return -1;
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+        close(fd);
+        if (ok)
+            return port;
+    }
+    return -1;
 }
 
 /* Connect to 127.0.0.1:port, send req, and check the reply starts with want. */

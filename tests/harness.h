@@ -21,7 +21,10 @@ struct harness_proc {
     char log[300];        /* the process's stderr/stdout file */
 };
 
-/* A port on 127.0.0.1 that was free a moment ago. */
+#define HARNESS_PORT_MIN 20000   /* test ports: below the ephemeral range */
+#define HARNESS_PORT_MAX 32000
+
+/* A port on 127.0.0.1 in HARNESS_PORT_MIN..MAX that was free a moment ago. */
 int harness_free_port(void);
 
 /* Start redis-server on a free port in a new temp dir; waits until it answers PING. */

@@ -210,7 +210,7 @@ static void topo_up(void)
     snprintf(bin, sizeof bin, "%s", STATEFUL_BIN);
     snprintf(T.bin_dir, sizeof T.bin_dir, "%s", dirname(bin));
     cr_assert_eq(access(T.script, R_OK), 0, "no script at %s", T.script);
-    int taken[12], nt = 0;
+    int taken[12] = { 0 }, nt = 0;
     for (int i = 0; i < 2; i++) {
         T.base[i] = free_run(NREP, taken, nt);
         taken[nt++] = T.base[i];
@@ -665,8 +665,26 @@ static void check_restarted_empty(struct run *r, int victim)
     }
 }
 
+/* Wait until survivor replica `port` has seen its peer die: a dead replica's cart id
+ * answers 404 cart_not_found there instead of 421 (at most ~6 s). */
+static long wait_owner_gone(int port, const char *id)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/carts/%s", id);
+    long long t0 = now_ms();
+    long st = 0;
+    while (now_ms() - t0 < 6000) {
+        json_decref(get_json(port, path, NULL, &st));
+        if (st == 404)
+            return (long)(now_ms() - t0);
+        nap(100);
+    }
+    return -1;
+}
+
 /* SIGKILL stateful-2 mid-run: exactly the carts it held are lost (its own /info count
- * before death), seen as 421 misdirected naming it; every other cart stays exact. */
+ * before death); once its peers see it gone (PEERS), its carts answer 404
+ * cart_not_found from the replica the proxy moved them to. Every other cart stays exact. */
 Test(routing, stateful_kill_loses_exactly_its_carts)
 {
     struct run *r = run_new(0);
@@ -684,7 +702,18 @@ Test(routing, stateful_kill_loses_exactly_its_carts)
                      k + 1, owned[k], per[k]);
     }
     run_rounds(r, 6, NCHG + 1, 8, "stateful-2");
-    int lost = 0, lost_421 = 0, others_ok = 0, broke_on[600] = { 0 };
+    const char *victim_id = NULL;
+    for (int i = 0; i < NSESS && !victim_id; i++)
+        if (r->s[i].rep == victim)
+            victim_id = r->s[i].id;
+    cr_assert(victim_id, "no session on the victim");
+    long gone_ms = 0;
+    for (int k = 0; k < NREP; k++) {
+        long ms = k == victim ? 0 : wait_owner_gone(T.base[0] + k, victim_id);
+        cr_assert_geq(ms, 0, "stateful-%d never saw stateful-2 gone (still 421?)", k + 1);
+        gone_ms = ms > gone_ms ? ms : gone_ms;
+    }
+    int lost = 0, lost_404 = 0, others_ok = 0, broke_on[600] = { 0 };
     for (int i = 0; i < NSESS; i++) {
         struct sess *s = &r->s[i];
         long st;
@@ -692,7 +721,7 @@ Test(routing, stateful_kill_loses_exactly_its_carts)
         bool ok = sess_exact(r, s, &st, code, owner);
         if (s->rep == victim) {
             lost += !ok;
-            lost_421 += st == 421 && !strcmp(code, "misdirected") && !strcmp(owner, "stateful2");
+            lost_404 += st == 404 && !strcmp(code, "cart_not_found");
             if (s->broken && s->fail_status >= 0 && s->fail_status < 600)
                 broke_on[s->fail_status]++;
         } else {
@@ -702,13 +731,14 @@ Test(routing, stateful_kill_loses_exactly_its_carts)
                         i, s->id, s->fail_status, st, code);
         }
     }
-    fprintf(stderr, "routing: stateful-2 owned %ld, lost %d (final read 421 misdirected: %d); "
-            "first failure 421: %d, 502: %d, 503: %d, 404: %d, transport: %d\n", owned[victim],
-            lost, lost_421, broke_on[421], broke_on[502], broke_on[503], broke_on[404], broke_on[0]);
+    fprintf(stderr, "routing: stateful-2 owned %ld, lost %d (final read 404 cart_not_found: "
+            "%d, peers saw it gone %ld ms after the run); first failure 421: %d, 502: %d, "
+            "503: %d, 404: %d, transport: %d\n", owned[victim], lost, lost_404, gone_ms,
+            broke_on[421], broke_on[502], broke_on[503], broke_on[404], broke_on[0]);
     cr_expect_eq(lost, owned[victim], "lost %d carts, the dead replica held %ld", lost,
                  owned[victim]);
-    cr_expect_eq(lost_421, lost, "lost carts answered 421 naming stateful2: %d of %d",
-                 lost_421, lost);
+    cr_expect_eq(lost_404, lost, "lost carts answered 404 cart_not_found: %d of %d",
+                 lost_404, lost);
     cr_expect_eq(others_ok, NSESS - owned[victim], "survivors exact and sticky: %d", others_ok);
     cr_expect_eq(info_carts(T.base[0]), owned[0]);
     cr_expect_eq(info_carts(T.base[0] + 2), owned[2]);

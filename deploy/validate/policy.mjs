@@ -141,6 +141,11 @@ function checkStateful(objs) {
   const c = (tmpl.spec?.containers ?? []).find((x) => x.name === 'stateful-svc') ?? {};
   const id = (c.env ?? []).find((e) => e.name === 'INSTANCE_ID');
   if (id?.valueFrom?.fieldRef?.fieldPath !== 'metadata.name') errs.push(`${objName(sts)}: INSTANCE_ID must come from metadata.name`);
+  // PEERS must name every replica by its stable DNS name, so a dead pod's carts get 404.
+  const peers = ((c.env ?? []).find((e) => e.name === 'PEERS')?.value ?? '').split(',');
+  const want = Array.from({ length: sts.spec.replicas ?? 1 },
+    (_, i) => `${sts.metadata.name}-${i}.${sts.spec.serviceName}:8080`);
+  if (peers.join(',') !== want.join(',')) errs.push(`${objName(sts)}: PEERS must be ${want.join(',')}`);
   const headless = find(objs, 'Service', sts.spec.serviceName)[0];
   if (!headless || headless.spec?.clusterIP !== 'None' || !serviceSelects(headless, labels)) {
     errs.push(`${objName(sts)}: serviceName must name a headless Service selecting its pods`);
