@@ -207,6 +207,16 @@ static void http_on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_msg(LOG_DEBUG, "mhd", "%s", buf);
 }
 
+/* Percent-decode as MHD does, but a decoded NUL (%00) becomes '%' so it cannot cut the path short. */
+static size_t http_unescape(void *cls, struct MHD_Connection *conn, char *uri)
+{
+    size_t n = MHD_http_unescape(uri);
+    for (size_t i = 0; i < n; i++)
+        if (uri[i] == '\0')
+            uri[i] = '%';
+    return n;
+}
+
 /* Fill a socket address from a literal; the MHD flag for its family, or -1. */
 static int http_sockaddr(const char *addr, int port, struct sockaddr_storage *ss)
 {
@@ -243,11 +253,17 @@ struct http_server *http_start(const struct http_cfg *cfg, http_handler h, void 
     s->handler = h;
     s->ud = ud;
     snprintf(s->instance, sizeof s->instance, "%s", cfg->instance);
+    /* A pool only for 2+ threads: MHD warns about a pool of 0 or 1. */
+    struct MHD_OptionItem pool[] = {
+        {cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+         (intptr_t)cfg->threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                          MHD_USE_ERROR_LOG | (unsigned int)fam;
     s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, http_on_request, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(cfg->threads > 1 ? cfg->threads : 0),
+        MHD_OPTION_ARRAY, pool,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_conns_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout,
@@ -255,6 +271,7 @@ struct http_server *http_start(const struct http_cfg *cfg, http_handler h, void 
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
         MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
         MHD_OPTION_EXTERNAL_LOGGER, http_on_mhd_log, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
         MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errlen, "cannot listen on %s port %d (in use, or not permitted)",
