@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -205,4 +207,39 @@ Test(outage, start_without_redis)
     cr_assert_eq(add(cart), 200, "%s", R.body);
     cr_assert_eq(call("GET", cart, NULL), 200);
     cr_assert_eq(qty_a(), 1);
+}
+
+/* A Redis that answers, but only after the timeout: DEBUG SLEEP from a raw
+ * connection blocks it for 1 s (harness starts redis with the DEBUG command
+ * enabled for local clients). Every request meanwhile gets a clear 503 in
+ * bounded time; afterwards the service recovers by itself, nothing lost. */
+Test(outage, slow_redis)
+{
+    start();
+    char cart[160];
+    new_cart(cart);
+    cr_assert_eq(add(cart), 200);
+    int fd = harness_raw_connect(redis.port, NULL, 3000);
+    cr_assert(fd >= 0, "no raw connection to redis");
+    const char *sleep_cmd = "DEBUG SLEEP 1\r\n";
+    cr_assert(harness_raw_send(fd, sleep_cmd, strlen(sleep_cmd)));
+    nap(50);
+    long long t0 = ms();
+    int unavailable = 0;
+    for (int i = 0; i < 3 && ms() - t0 < 700; i++) {
+        call("GET", cart, NULL);
+        expect_unavailable("GET while Redis sleeps");
+        unavailable++;
+    }
+    cr_assert(unavailable >= 2, "only %d requests fell inside the sleep", unavailable);
+    char reply[8] = "";
+    cr_assert(recv(fd, reply, 3, MSG_WAITALL) == 3 && !memcmp(reply, "+OK", 3),
+              "DEBUG SLEEP did not answer: '%s'", reply);
+    close(fd);
+    cr_assert(wait_ready(200), "not ready after Redis woke up: %ld %s", R.status, R.body);
+    cr_assert_eq(call("GET", cart, NULL), 200, "%s", R.body);
+    cr_assert_eq(jint("version"), 1, "a GET changed the cart: %s", R.body);
+    cr_assert_eq(qty_a(), 1);
+    cr_assert_eq(add(cart), 200, "%s", R.body);
+    cr_assert_eq(qty_a(), 2);
 }
