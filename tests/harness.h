@@ -3,8 +3,9 @@
  * Starts redis-server and the services on free loopback ports in a temp
  * directory (removed at exit unless CARTPAIR_KEEP_TMP=1), stops them (SIGTERM,
  * then SIGKILL) and echoes any sanitizer report from their logs. The HTTP
- * client is the harness_http module, included here so tests need only this
- * header. Not thread-safe: start and stop processes from one thread. */
+ * client is the harness_http module and the raw-socket helpers the
+ * harness_raw module, both included here so tests need only this header.
+ * Not thread-safe: start and stop processes from one thread. */
 #ifndef HARNESS_H
 #define HARNESS_H
 
@@ -13,6 +14,7 @@
 #include <sys/types.h>
 
 #include "harness_http.h"
+#include "harness_raw.h"
 
 struct harness_proc {
     pid_t pid;
@@ -45,23 +47,5 @@ void harness_pause(struct harness_proc *p, bool paused);
 
 /* Print the tail of the process's log to stderr (diagnostics after a failure). */
 void harness_log_tail(const struct harness_proc *p);
-
-/* Raw sockets, for tests that must send what no HTTP library would. */
-
-/* Open a TCP connection to 127.0.0.1:port from source address src (NULL: any);
- * reads time out after timeout_ms. The fd, or -1. */
-int harness_raw_connect(int port, const char *src, int timeout_ms);
-
-/* Send all len bytes of buf; false on an error (e.g. the peer closed). */
-bool harness_raw_send(int fd, const void *buf, size_t len);
-
-/* Read one HTTP response exactly (headers, then Content-Length bytes of body,
- * copied NUL-terminated into body when it is not NULL). Its status; 0 when the
- * peer closed or reset first; -1 on a read timeout or a malformed response. */
-long harness_raw_response(int fd, char *body, size_t bodylen);
-
-/* True when the peer closes (or resets) the connection within timeout_ms;
- * any bytes that arrive first are discarded. */
-bool harness_raw_closed(int fd, int timeout_ms);
 
 #endif
