@@ -198,17 +198,3 @@ long contract_add(const char *id, const char *sku, long qty, long long price)
     return contract_call("POST", contract_path("/carts/%s/items", id), body);
 }
 
-/* Milliseconds on a monotonic clock. */
-long long contract_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sleep m milliseconds. */
-void contract_nap(long m)
-{
-    struct timespec ts = { m / 1000, (m % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}

@@ -63,10 +63,4 @@ const char *contract_path(const char *fmt, const char *id);
 /* Add qty of sku at price; returns the status. */
 long contract_add(const char *id, const char *sku, long qty, long long price);
 
-/* Milliseconds on a monotonic clock. */
-long long contract_ms(void);
-
-/* Sleep m milliseconds. */
-void contract_nap(long m);
-
 #endif

@@ -27,7 +27,7 @@ extern char **environ;
 #define MAX_ENV 512
 
 /* Milliseconds on a monotonic clock. */
-static long long now_ms(void)
+long long harness_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -35,7 +35,7 @@ static long long now_ms(void)
 }
 
 /* Sleep for ms milliseconds. */
-static void sleep_ms(long ms)
+void harness_nap(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
@@ -49,7 +49,7 @@ int harness_free_port(void)
      * is not listening yet) between our check and the server's bind. */
     static _Atomic unsigned seed;
     unsigned x = atomic_fetch_add(&seed, 7919u) ^ (unsigned)getpid() * 2654435761u ^
-                 (unsigned)now_ms();
+                 (unsigned)harness_ms();
     for (int tries = 0; tries < 500; tries++) {
         x = x * 1103515245u + 12345u;
         int port = HARNESS_PORT_MIN + (int)((x >> 8) % (HARNESS_PORT_MAX - HARNESS_PORT_MIN));
@@ -152,13 +152,13 @@ static bool alive(struct harness_proc *p)
 /* Poll until probe succeeds, the process dies or WAIT_MS pass. */
 static bool wait_up(struct harness_proc *p, const char *req, const char *want)
 {
-    long long deadline = now_ms() + WAIT_MS;
-    while (now_ms() < deadline) {
+    long long deadline = harness_ms() + WAIT_MS;
+    while (harness_ms() < deadline) {
         if (!alive(p))
             return false;
         if (probe(p->port, req, want))
             return true;
-        sleep_ms(20);
+        harness_nap(20);
     }
     return false;
 }
@@ -243,7 +243,7 @@ bool harness_redis_restart(struct harness_proc *p)
     for (int i = 0; i < START_TRIES; i++) {
         if (redis_run(p))
             return true;
-        sleep_ms(100);
+        harness_nap(100);
     }
     log_tail(p->log);
     return false;
@@ -355,14 +355,14 @@ void harness_stop(struct harness_proc *p)
         return;
     kill(p->pid, SIGTERM);
     kill(p->pid, SIGCONT);
-    long long deadline = now_ms() + 5000;
-    while (now_ms() < deadline) {
+    long long deadline = harness_ms() + 5000;
+    while (harness_ms() < deadline) {
         if (waitpid(p->pid, NULL, WNOHANG) == p->pid) {
             p->pid = 0;
             sanitizer_check(p);
             return;
         }
-        sleep_ms(10);
+        harness_nap(10);
     }
     fprintf(stderr, "harness: pid %d ignored SIGTERM for 5 s; SIGKILL\n", (int)p->pid);
     kill(p->pid, SIGKILL);

@@ -23,6 +23,12 @@ struct harness_proc {
     char log[300];        /* the process's stderr/stdout file */
 };
 
+/* Milliseconds on a monotonic clock. */
+long long harness_ms(void);
+
+/* Sleep for ms milliseconds. */
+void harness_nap(long ms);
+
 #define HARNESS_PORT_MIN 20000   /* test ports: below the ephemeral range */
 #define HARNESS_PORT_MAX 32000
 

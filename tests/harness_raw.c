@@ -1,5 +1,6 @@
 /* harness_raw: raw sockets for the integration tests. See harness_raw.h. */
 #include "harness_raw.h"
+#include "harness.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,14 +12,6 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Milliseconds on a monotonic clock. */
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Connect to 127.0.0.1:port from src (NULL: any) with send/read timeouts; fd or -1. */
 int harness_raw_connect(int port, const char *src, int timeout_ms)
@@ -111,9 +104,9 @@ long harness_raw_response(int fd, char *body, size_t bodylen)
 /* True when the peer closes or resets within timeout_ms; discards what arrives first. */
 bool harness_raw_closed(int fd, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = harness_ms() + timeout_ms;
     char sink[4096];
-    while (now_ms() < deadline) {
+    while (harness_ms() < deadline) {
         ssize_t r = recv(fd, sink, sizeof sink, 0);
         if (r == 0 || (r < 0 && errno == ECONNRESET))
             return true;

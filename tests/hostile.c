@@ -13,21 +13,6 @@
 static const char *const svc_env[] = { "MAX_CONNECTIONS_PER_IP=200", "IDLE_TIMEOUT_SECONDS=2",
                                        "INSTANCE_ID=hostile1", NULL };
 
-/* Milliseconds on a monotonic clock. */
-long long hostile_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sleep m milliseconds. */
-void hostile_nap(long m)
-{
-    struct timespec ts = { m / 1000, (m % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /* Send a request with the harness client; status, body copied to out (may be NULL). */
 long hostile_call(struct hostile *h, const char *m, const char *path, const char *body,
                   char *out, size_t outlen)
@@ -123,7 +108,7 @@ void hostile_check_intact(struct hostile *h, const char *after)
     cr_assert_not_null(h->cl);
     long st = 0;
     char body[1024];
-    for (long long end = hostile_ms() + 3000; hostile_ms() < end && st != 200; hostile_nap(50)) {
+    for (long long end = harness_ms() + 3000; harness_ms() < end && st != 200; harness_nap(50)) {
         struct harness_resp r;
         st = harness_req(h->cl, "GET", "/healthz", NULL, NULL, &r) ? r.status : 0;
         harness_resp_free(&r);

@@ -28,12 +28,6 @@ struct hostile {
     char *want[HOSTILE_NCARTS];   /* each cart's {"version","items"} as JSON, before */
 };
 
-/* Milliseconds on a monotonic clock. */
-long long hostile_ms(void);
-
-/* Sleep m milliseconds. */
-void hostile_nap(long m);
-
 /* Raise the fd limit, start Redis (use_redis), the service bin and a client; seed carts. */
 void hostile_start(struct hostile *h, const char *bin, bool use_redis);
 

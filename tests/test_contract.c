@@ -213,15 +213,15 @@ Test(contract, expiry, .timeout = 30)
     char idle[65], busy[65];
     contract_new_cart(idle);
     contract_new_cart(busy);
-    long long t0 = contract_ms();
+    long long t0 = harness_ms();
     for (int i = 0; i < 5; i++) {
-        contract_nap(500);
+        harness_nap(500);
         cr_assert_eq(contract_call("GET", contract_path("/carts/%s", busy), NULL), 200,
-                     "touched cart expired after %lld ms", contract_ms() - t0);
+                     "touched cart expired after %lld ms", harness_ms() - t0);
     }
     cr_assert_eq(contract_add(busy, "A", 1, 1), 200);
-    while (contract_ms() - t0 < 2200)
-        contract_nap(50);
+    while (harness_ms() - t0 < 2200)
+        harness_nap(50);
     contract_call("GET", contract_path("/carts/%s", idle), NULL);
     contract_expect_err(404, "cart_not_found");
     cr_assert_eq(contract_call("GET", contract_path("/carts/%s", busy), NULL), 200,
@@ -235,8 +235,8 @@ Test(contract, drain, .timeout = 30)
     char id[65];
     contract_new_cart(id);
     cr_assert_eq(kill(contract_svc.pid, SIGTERM), 0);
-    long long t0 = contract_ms();
-    contract_nap(100);
+    long long t0 = harness_ms();
+    harness_nap(100);
     cr_assert_eq(contract_call("GET", "/readyz", NULL), 503, "readyz while draining: %s",
                  contract_resp.body);
     cr_assert_eq(contract_call("GET", "/healthz", NULL), 200);
@@ -252,16 +252,16 @@ Test(contract, drain, .timeout = 30)
     harness_client_free(old);
     int wst = -1;
     pid_t r = 0;
-    while (r == 0 && contract_ms() - t0 < 8000) {
+    while (r == 0 && harness_ms() - t0 < 8000) {
         r = waitpid(contract_svc.pid, &wst, WNOHANG);
         if (r == 0)
-            contract_nap(50);
+            harness_nap(50);
     }
-    cr_assert_eq(r, contract_svc.pid, "still running %lld ms after SIGTERM", contract_ms() - t0);
+    cr_assert_eq(r, contract_svc.pid, "still running %lld ms after SIGTERM", harness_ms() - t0);
     contract_svc.pid = 0;
     cr_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "exit status %d", wst);
-    cr_assert(contract_ms() - t0 >= 1900, "exited after %lld ms, before DRAIN_SECONDS",
-              contract_ms() - t0);
+    cr_assert(harness_ms() - t0 >= 1900, "exited after %lld ms, before DRAIN_SECONDS",
+              harness_ms() - t0);
 }
 
 Test(contract, bad_config)

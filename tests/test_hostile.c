@@ -89,7 +89,7 @@ static void post_big(int fd, const char *id, size_t n, size_t step, long pause_m
     for (size_t off = 0; off < n; off += step) {
         harness_raw_send(fd, body + off, n - off < step ? n - off : step);
         if (pause_ms)
-            hostile_nap(pause_ms);
+            harness_nap(pause_ms);
     }
     free(body);
 }
@@ -256,7 +256,7 @@ static int hold(const char *src, int *fds, int n)
 {
     static const char start_req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
     int opened = 0;
-    for (long long end = hostile_ms() + 20000; opened < n && hostile_ms() < end; opened++) {
+    for (long long end = harness_ms() + 20000; opened < n && harness_ms() < end; opened++) {
         fds[opened] = harness_raw_connect(H.svc.port, src, 100);
         if (fds[opened] < 0)
             break;
@@ -293,7 +293,7 @@ Test(hostile, slowloris)
     int open = n;
     char body[512];
     for (int round = 0; round < 8; round++) {       /* 4 s: past the idle timeout */
-        hostile_nap(500);
+        harness_nap(500);
         open = trickle(fds, n);
         /* from round 2 on, the surplus connections must have been accepted and closed */
         cr_assert(round < 2 || open <= PER_IP, "round %d: %d attacker connections open, "
@@ -315,7 +315,7 @@ Test(hostile, connection_flood)
     static const char part[] = "POST /carts HTTP/1.1\r\nHost: x\r\nContent-Le";
     struct linger rst = { 1, 0 };
     int done = 0, failed = 0;
-    for (long long end = hostile_ms() + 30000; done < FLOOD && hostile_ms() < end; done++) {
+    for (long long end = harness_ms() + 30000; done < FLOOD && harness_ms() < end; done++) {
         int fd = harness_raw_connect(H.svc.port, "127.0.0.3", 1000);
         if (fd < 0) {
             failed++;

@@ -23,21 +23,6 @@ static json_t *J;
 static long long elapsed;                 /* duration of the last request, ms */
 static const char *const svc_env[] = { "REDIS_TIMEOUT_MS=200", NULL };
 
-/* Milliseconds on a monotonic clock. */
-static long long ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sleep m milliseconds. */
-static void nap(long m)
-{
-    struct timespec ts = { m / 1000, (m % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /* Stop everything the test started. */
 static void stop(void)
 {
@@ -67,9 +52,9 @@ static long call(const char *m, const char *path, const char *body)
     harness_resp_free(&R);
     json_decref(J);
     J = NULL;
-    long long t0 = ms();
+    long long t0 = harness_ms();
     cr_assert(harness_req(cl, m, path, body, NULL, &R), "%s %s: transport error", m, path);
-    elapsed = ms() - t0;
+    elapsed = harness_ms() - t0;
     J = json_loads(R.body, JSON_DECODE_ANY, NULL);
     char v[128];
     cr_assert(harness_header(&R, "X-Instance", v, sizeof v), "no X-Instance");
@@ -92,7 +77,7 @@ static void expect_unavailable(const char *what)
 /* Poll /readyz until it answers want (bounded 5 s); true when it did. */
 static bool wait_ready(long want)
 {
-    for (long long end = ms() + 5000; ms() < end; nap(50))
+    for (long long end = harness_ms() + 5000; harness_ms() < end; harness_nap(50))
         if (call("GET", "/readyz", NULL) == want)
             return true;
     return false;
@@ -223,10 +208,10 @@ Test(outage, slow_redis)
     cr_assert(fd >= 0, "no raw connection to redis");
     const char *sleep_cmd = "DEBUG SLEEP 1\r\n";
     cr_assert(harness_raw_send(fd, sleep_cmd, strlen(sleep_cmd)));
-    nap(50);
-    long long t0 = ms();
+    harness_nap(50);
+    long long t0 = harness_ms();
     int unavailable = 0;
-    for (int i = 0; i < 3 && ms() - t0 < 700; i++) {
+    for (int i = 0; i < 3 && harness_ms() - t0 < 700; i++) {
         call("GET", cart, NULL);
         expect_unavailable("GET while Redis sleeps");
         unavailable++;

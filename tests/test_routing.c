@@ -37,7 +37,7 @@ TestSuite(routing, .init = up, .fini = down, .timeout = 120);
 Test(routing, stateful_sessions_stick)
 {
     struct topo_run *r = topo_run_new(&T, 0);
-    long long t0 = topo_now_ms();
+    long long t0 = harness_ms();
     topo_run_rounds(r, 0, NCHG + 1, -1, NULL);
     int exact = 0, sticky = 0, tagged = 0, per[NREP] = { 0 };
     for (int i = 0; i < NSESS; i++) {
@@ -56,7 +56,7 @@ Test(routing, stateful_sessions_stick)
                     i, s->id, s->rep, s->broken, s->fail_status, st, code);
     }
     fprintf(stderr, "routing: stateful %d sessions x %d changes in %lld ms; per replica %d/%d/%d\n",
-            NSESS, NCHG, topo_now_ms() - t0, per[0], per[1], per[2]);
+            NSESS, NCHG, harness_ms() - t0, per[0], per[1], per[2]);
     cr_expect_eq(exact, NSESS, "exact carts: %d of %d", exact, NSESS);
     cr_expect_eq(sticky, NSESS, "sessions served by one instance: %d of %d", sticky, NSESS);
     cr_expect_eq(tagged, NSESS, "cart ids tagged with the serving instance: %d", tagged);
@@ -72,7 +72,7 @@ Test(routing, stateful_sessions_stick)
 Test(routing, stateless_requests_spread)
 {
     struct topo_run *r = topo_run_new(&T, 1);
-    long long t0 = topo_now_ms();
+    long long t0 = harness_ms();
     topo_run_rounds(r, 0, NCHG + 1, -1, NULL);
     int exact = 0, all_reps = 0, total = 0;
     for (int i = 0; i < NSESS; i++) {
@@ -89,7 +89,7 @@ Test(routing, stateless_requests_spread)
     for (int k = 0; k < NREP; k++)
         total += atomic_load(&r->per_rep[k]);
     fprintf(stderr, "routing: stateless %d sessions x %d changes in %lld ms; requests per "
-            "replica %d/%d/%d; sessions that met all %d: %d\n", NSESS, NCHG, topo_now_ms() - t0,
+            "replica %d/%d/%d; sessions that met all %d: %d\n", NSESS, NCHG, harness_ms() - t0,
             atomic_load(&r->per_rep[0]), atomic_load(&r->per_rep[1]),
             atomic_load(&r->per_rep[2]), NREP, all_reps);
     cr_expect_eq(exact, NSESS, "exact carts: %d of %d", exact, NSESS);
@@ -130,13 +130,13 @@ static long wait_owner_gone(int port, const char *id)
 {
     char path[160];
     snprintf(path, sizeof path, "/carts/%s", id);
-    long long t0 = topo_now_ms();
+    long long t0 = harness_ms();
     long st = 0;
-    while (topo_now_ms() - t0 < 6000) {
+    while (harness_ms() - t0 < 6000) {
         json_decref(topo_get_json(port, path, NULL, &st));
         if (st == 404)
-            return (long)(topo_now_ms() - t0);
-        topo_nap(100);
+            return (long)(harness_ms() - t0);
+        harness_nap(100);
     }
     return -1;
 }
@@ -215,7 +215,7 @@ Test(routing, stateless_kill_loses_nothing)
     for (int i = 0; i < NSESS; i++)
         cr_assert(!r->s[i].broken, "session %d failed before the kill", i);
     r->idempotent = true;
-    long long t_kill = topo_now_ms();
+    long long t_kill = harness_ms();
     topo_run_rounds(r, 5, 8, 6, "stateless-2");
     long down_ms = topo_wait_marked_down(&T, "stateless_replicas", "stateless-2", t_kill);
     cr_assert_geq(down_ms, 0, "HAProxy never marked stateless-2 DOWN");

@@ -6,119 +6,34 @@
  * replies, good and malformed; it needs no server. */
 #include <criterion/criterion.h>
 
-#include <ftw.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
+#include "sfix.h"
 #include "rscript.h"
 #include "store_redis.h"
 
-#define ERRLEN 256
-#define NOPRICE INT64_MIN
+#define ERRLEN SFIX_ERRLEN
 
-static struct harness_proc rd;
-static struct store st;
 
-/* Per test: a fresh redis-server and a store on it. */
-static void setup(void)
-{
-    struct store_redis_cfg cfg = { .timeout_ms = 200, .ttl = 60, .max_items = 3 };
-    char url[64], err[ERRLEN] = "";
-    cr_assert(harness_redis_start(&rd), "redis-server did not start");
-    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", rd.port);
-    cfg.url = url;
-    cr_assert_eq(store_redis_open(&cfg, &st, err, sizeof(err)), 0, "open: %s", err);
-}
-
-/* Remove one file of the temp dir (nftw callback). */
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-/* Per test: close the store, stop Redis, remove its temp dir. */
-static void teardown(void)
-{
-    if (st.ops)
-        st.ops->destroy(st.self);
-    harness_stop(&rd);
-    if (rd.dir[0])
-        nftw(rd.dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Apply one change through the store; out receives the cart. */
-static enum store_status chg(const char *id, enum cart_op op, const char *sku, int64_t qty,
-                             int64_t price, int64_t if_match, struct cart *out,
-                             enum cart_status *cst)
-{
-    struct cart_change c = { .op = op, .qty = qty, .price = price,
-                             .has_price = price != NOPRICE, .if_match = if_match };
-    char err[ERRLEN] = "";
-    snprintf(c.sku, sizeof(c.sku), "%s", sku);
-    *cst = CART_OK;
-    return st.ops->change(st.self, id, &c, out, cst, err, sizeof(err));
-}
-
-/* Expect a change to succeed. */
-static void ok(const char *id, enum cart_op op, const char *sku, int64_t qty, int64_t price,
-               struct cart *out)
-{
-    enum cart_status cst;
-    enum store_status s = chg(id, op, sku, qty, price, -1, out, &cst);
-    cr_assert_eq(s, STORE_OK, "%s qty %lld: %s/%s", sku, (long long)qty,
-                 store_status_name(s), cart_status_name(cst));
-}
-
-/* Expect a change to be refused with want, and the cart to stay at version v. */
-static void refused(const char *id, enum cart_op op, const char *sku, int64_t qty,
-                    int64_t price, int64_t if_match, enum cart_status want)
-{
-    struct cart c = {0};
-    enum cart_status cst;
-    enum store_status s = chg(id, op, sku, qty, price, if_match, &c, &cst);
-    cr_assert_eq(s, STORE_REJECTED, "%s qty %lld: %s", sku, (long long)qty, store_status_name(s));
-    cr_assert_eq(cst, want, "%s qty %lld: got %s want %s", sku, (long long)qty,
-                 cart_status_name(cst), cart_status_name(want));
-    cart_free(&c);
-}
-
-/* Create cart id or fail. */
-static void create(const char *id)
-{
-    struct cart c = {0};
-    char err[ERRLEN] = "";
-    cr_assert_eq(st.ops->create(st.self, id, &c, err, sizeof(err)), STORE_OK, "create: %s", err);
-    cart_free(&c);
-}
-
-/* The version of a stored cart. */
-static int64_t version_of(const char *id)
-{
-    struct cart c = {0};
-    char err[ERRLEN] = "";
-    cr_assert_eq(st.ops->get(st.self, id, &c, err, sizeof(err)), STORE_OK, "get: %s", err);
-    cart_free(&c);
-    return c.version;
-}
-
-TestSuite(rscript, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(rscript, .init = sfix_setup, .fini = sfix_teardown, .timeout = 60);
 
 Test(rscript, full_at_max_items)
 {
     struct cart c = {0};
-    create("f");
-    ok("f", CART_OP_ADD, "A", 1, 1, &c);
-    ok("f", CART_OP_ADD, "B", 1, 1, &c);
-    ok("f", CART_OP_SET, "C", 2, 1, &c);
-    refused("f", CART_OP_ADD, "D", 1, 1, -1, CART_FULL);
-    refused("f", CART_OP_SET, "D", 1, 1, -1, CART_FULL);
-    refused("f", CART_OP_ADD, "D", 1, NOPRICE, -1, CART_PRICE_REQUIRED);
-    ok("f", CART_OP_ADD, "A", 1, NOPRICE, &c);
-    ok("f", CART_OP_REMOVE, "B", 0, NOPRICE, &c);
-    ok("f", CART_OP_ADD, "D", 1, 1, &c);
+    sfix_create("f");
+    sfix_ok("f", CART_OP_ADD, "A", 1, 1, &c);
+    sfix_ok("f", CART_OP_ADD, "B", 1, 1, &c);
+    sfix_ok("f", CART_OP_SET, "C", 2, 1, &c);
+    sfix_refused("f", CART_OP_ADD, "D", 1, 1, -1, CART_FULL);
+    sfix_refused("f", CART_OP_SET, "D", 1, 1, -1, CART_FULL);
+    sfix_refused("f", CART_OP_ADD, "D", 1, SFIX_NOPRICE, -1, CART_PRICE_REQUIRED);
+    sfix_ok("f", CART_OP_ADD, "A", 1, SFIX_NOPRICE, &c);
+    sfix_ok("f", CART_OP_REMOVE, "B", 0, SFIX_NOPRICE, &c);
+    sfix_ok("f", CART_OP_ADD, "D", 1, 1, &c);
     cr_expect_eq(c.n, 3);
     cr_expect_eq(c.version, 6);
     cart_free(&c);
@@ -127,29 +42,29 @@ Test(rscript, full_at_max_items)
 Test(rscript, qty_and_price_bounds)
 {
     struct cart c = {0};
-    create("q");
-    refused("q", CART_OP_ADD, "A", 0, 1, -1, CART_QTY_RANGE);
-    refused("q", CART_OP_ADD, "A", -1, 1, -1, CART_QTY_RANGE);
-    refused("q", CART_OP_ADD, "A", 10000, 1, -1, CART_QTY_RANGE);
-    refused("q", CART_OP_ADD, "A", INT64_MAX, 1, -1, CART_QTY_RANGE);
-    refused("q", CART_OP_SET, "A", -1, 1, -1, CART_QTY_RANGE);
-    refused("q", CART_OP_SET, "A", INT64_MIN, 1, -1, CART_QTY_RANGE);
-    refused("q", CART_OP_ADD, "A", 1, -1, -1, CART_PRICE_RANGE);
-    refused("q", CART_OP_ADD, "A", 1, CART_PRICE_MAX + 1, -1, CART_PRICE_RANGE);
-    refused("q", CART_OP_ADD, "A", 1, INT64_MAX, -1, CART_PRICE_RANGE);
-    refused("q", CART_OP_ADD, "A", 1, NOPRICE, -1, CART_PRICE_REQUIRED);
-    refused("q", CART_OP_SET, "A", 1, NOPRICE, -1, CART_PRICE_REQUIRED);
-    refused("q", (enum cart_op)7, "A", 1, 1, -1, CART_QTY_RANGE);
-    cr_expect_eq(version_of("q"), 0);
-    ok("q", CART_OP_ADD, "A", 9999, CART_PRICE_MAX, &c);
-    ok("q", CART_OP_ADD, "B", 1, 0, &c);
-    refused("q", CART_OP_ADD, "A", 1, NOPRICE, -1, CART_QTY_RANGE);
-    refused("q", CART_OP_SET, "A", 10000, NOPRICE, -1, CART_QTY_RANGE);
-    ok("q", CART_OP_SET, "A", 1, NOPRICE, &c);
+    sfix_create("q");
+    sfix_refused("q", CART_OP_ADD, "A", 0, 1, -1, CART_QTY_RANGE);
+    sfix_refused("q", CART_OP_ADD, "A", -1, 1, -1, CART_QTY_RANGE);
+    sfix_refused("q", CART_OP_ADD, "A", 10000, 1, -1, CART_QTY_RANGE);
+    sfix_refused("q", CART_OP_ADD, "A", INT64_MAX, 1, -1, CART_QTY_RANGE);
+    sfix_refused("q", CART_OP_SET, "A", -1, 1, -1, CART_QTY_RANGE);
+    sfix_refused("q", CART_OP_SET, "A", INT64_MIN, 1, -1, CART_QTY_RANGE);
+    sfix_refused("q", CART_OP_ADD, "A", 1, -1, -1, CART_PRICE_RANGE);
+    sfix_refused("q", CART_OP_ADD, "A", 1, CART_PRICE_MAX + 1, -1, CART_PRICE_RANGE);
+    sfix_refused("q", CART_OP_ADD, "A", 1, INT64_MAX, -1, CART_PRICE_RANGE);
+    sfix_refused("q", CART_OP_ADD, "A", 1, SFIX_NOPRICE, -1, CART_PRICE_REQUIRED);
+    sfix_refused("q", CART_OP_SET, "A", 1, SFIX_NOPRICE, -1, CART_PRICE_REQUIRED);
+    sfix_refused("q", (enum cart_op)7, "A", 1, 1, -1, CART_QTY_RANGE);
+    cr_expect_eq(sfix_version("q"), 0);
+    sfix_ok("q", CART_OP_ADD, "A", 9999, CART_PRICE_MAX, &c);
+    sfix_ok("q", CART_OP_ADD, "B", 1, 0, &c);
+    sfix_refused("q", CART_OP_ADD, "A", 1, SFIX_NOPRICE, -1, CART_QTY_RANGE);
+    sfix_refused("q", CART_OP_SET, "A", 10000, SFIX_NOPRICE, -1, CART_QTY_RANGE);
+    sfix_ok("q", CART_OP_SET, "A", 1, SFIX_NOPRICE, &c);
     cr_expect_eq(c.items[0].qty, 1);
     cr_expect_eq(c.items[0].unit_price_cents, CART_PRICE_MAX);
     cr_expect_eq(cart_total(&c), CART_PRICE_MAX);
-    cr_expect_eq(version_of("q"), 3);
+    cr_expect_eq(sfix_version("q"), 3);
     cart_free(&c);
 }
 
@@ -158,27 +73,27 @@ Test(rscript, set_remove_no_item_conflict_del)
     struct cart c = {0};
     enum cart_status cst;
     char err[ERRLEN] = "";
-    create("s");
-    refused("s", CART_OP_REMOVE, "A", 0, NOPRICE, -1, CART_NO_ITEM);
-    refused("s", CART_OP_SET, "A", 0, NOPRICE, -1, CART_NO_ITEM);
-    ok("s", CART_OP_SET, "A", 4, 10, &c);
-    ok("s", CART_OP_SET, "B", 4, 10, &c);
-    ok("s", CART_OP_SET, "A", 0, NOPRICE, &c);
+    sfix_create("s");
+    sfix_refused("s", CART_OP_REMOVE, "A", 0, SFIX_NOPRICE, -1, CART_NO_ITEM);
+    sfix_refused("s", CART_OP_SET, "A", 0, SFIX_NOPRICE, -1, CART_NO_ITEM);
+    sfix_ok("s", CART_OP_SET, "A", 4, 10, &c);
+    sfix_ok("s", CART_OP_SET, "B", 4, 10, &c);
+    sfix_ok("s", CART_OP_SET, "A", 0, SFIX_NOPRICE, &c);
     cr_assert_eq(c.n, 1);
-    ok("s", CART_OP_REMOVE, "B", 0, NOPRICE, &c);
+    sfix_ok("s", CART_OP_REMOVE, "B", 0, SFIX_NOPRICE, &c);
     cr_expect_eq(c.n, 0);
     cr_expect_eq(c.version, 4);
-    refused("s", CART_OP_ADD, "A", 1, 1, 3, CART_CONFLICT);
-    refused("s", CART_OP_ADD, "A", 1, 1, 5, CART_CONFLICT);
-    refused("s", CART_OP_ADD, "A", 1, 1, INT64_MAX, CART_CONFLICT);
-    cr_expect_eq(chg("s", CART_OP_ADD, "A", 1, 1, 4, &c, &cst), STORE_OK);
-    cr_expect_eq(st.ops->del(st.self, "s", 4, &cst, err, sizeof(err)), STORE_REJECTED);
+    sfix_refused("s", CART_OP_ADD, "A", 1, 1, 3, CART_CONFLICT);
+    sfix_refused("s", CART_OP_ADD, "A", 1, 1, 5, CART_CONFLICT);
+    sfix_refused("s", CART_OP_ADD, "A", 1, 1, INT64_MAX, CART_CONFLICT);
+    cr_expect_eq(sfix_chg("s", CART_OP_ADD, "A", 1, 1, 4, &c, &cst), STORE_OK);
+    cr_expect_eq(sfix_store.ops->del(sfix_store.self, "s", 4, &cst, err, sizeof(err)), STORE_REJECTED);
     cr_expect_eq(cst, CART_CONFLICT);
-    cr_expect_eq(st.ops->del(st.self, "s", 5, &cst, err, sizeof(err)), STORE_OK, "%s", err);
-    cr_expect_eq(st.ops->get(st.self, "s", &c, err, sizeof(err)), STORE_NOT_FOUND);
-    cr_expect_eq(st.ops->del(st.self, "s", -1, &cst, err, sizeof(err)), STORE_NOT_FOUND);
-    create("s");
-    cr_expect_eq(st.ops->del(st.self, "s", -1, &cst, err, sizeof(err)), STORE_OK);
+    cr_expect_eq(sfix_store.ops->del(sfix_store.self, "s", 5, &cst, err, sizeof(err)), STORE_OK, "%s", err);
+    cr_expect_eq(sfix_store.ops->get(sfix_store.self, "s", &c, err, sizeof(err)), STORE_NOT_FOUND);
+    cr_expect_eq(sfix_store.ops->del(sfix_store.self, "s", -1, &cst, err, sizeof(err)), STORE_NOT_FOUND);
+    sfix_create("s");
+    cr_expect_eq(sfix_store.ops->del(sfix_store.self, "s", -1, &cst, err, sizeof(err)), STORE_OK);
     cart_free(&c);
 }
 
@@ -199,21 +114,21 @@ Test(rscript, mirrors_cart_apply)
 {
     static const char *const skus[] = { "A", "B", "C", "D", "E" };
     static const int64_t qtys[] = { -1, 0, 1, 2, 5000, 9998, 9999, 10000 };
-    static const int64_t prices[] = { NOPRICE, NOPRICE, -1, 0, 7, CART_PRICE_MAX, CART_PRICE_MAX + 1 };
+    static const int64_t prices[] = { SFIX_NOPRICE, SFIX_NOPRICE, -1, 0, 7, CART_PRICE_MAX, CART_PRICE_MAX + 1 };
     struct cart model, got = {0};
     unsigned seed = 12345;
     cart_init(&model, "r");
-    create("r");
+    sfix_create("r");
     for (int step = 0; step < 400; step++) {
         struct cart_change c = { .op = (enum cart_op)(rand_r(&seed) % 3) };
         snprintf(c.sku, sizeof(c.sku), "%s", skus[rand_r(&seed) % 5]);
         c.qty = qtys[rand_r(&seed) % 8];
         c.price = prices[rand_r(&seed) % 7];
-        c.has_price = c.price != NOPRICE;
+        c.has_price = c.price != SFIX_NOPRICE;
         c.if_match = rand_r(&seed) % 4 ? -1 : model.version - (int64_t)(rand_r(&seed) % 2);
         enum cart_status want = cart_apply(&model, &c, 3), cst = CART_OK;
         char err[ERRLEN] = "";
-        enum store_status s = st.ops->change(st.self, "r", &c, &got, &cst, err, sizeof(err));
+        enum store_status s = sfix_store.ops->change(sfix_store.self, "r", &c, &got, &cst, err, sizeof(err));
         cr_assert_eq(s, want == CART_OK ? STORE_OK : STORE_REJECTED, "step %d: %s %s", step,
                      store_status_name(s), err);
         cr_assert_eq(cst, want, "step %d: %s vs %s", step, cart_status_name(cst),
@@ -221,7 +136,7 @@ Test(rscript, mirrors_cart_apply)
         if (s == STORE_OK)
             same_cart(&got, &model, step);
     }
-    cr_assert_eq(st.ops->get(st.self, "r", &got, NULL, 0), STORE_OK);
+    cr_assert_eq(sfix_store.ops->get(sfix_store.self, "r", &got, NULL, 0), STORE_OK);
     same_cart(&got, &model, -1);
     cart_free(&model);
     cart_free(&got);

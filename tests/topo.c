@@ -20,21 +20,6 @@
 
 extern char **environ;
 
-/* Milliseconds on a monotonic clock. */
-long long topo_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sleep ms milliseconds. */
-void topo_nap(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /* True when nothing is bound to 127.0.0.1:port. */
 static bool port_free(int port)
 {
@@ -135,7 +120,7 @@ int topo_script(struct topo *t, const char *cmd, const char *arg)
     if (pid < 0)
         return -1;
     int st = 0;
-    for (long long end = topo_now_ms() + 30000; topo_now_ms() < end; topo_nap(10))
+    for (long long end = harness_ms() + 30000; harness_ms() < end; harness_nap(10))
         if (waitpid(pid, &st, WNOHANG) == pid)
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     kill(pid, SIGKILL);
@@ -291,9 +276,9 @@ static bool haproxy_status(struct topo *t, const char *be, const char *sv, char 
 long topo_wait_marked_down(struct topo *t, const char *be, const char *sv, long long since)
 {
     char st[32] = "";
-    for (long long end = topo_now_ms() + 10000; topo_now_ms() < end; topo_nap(20))
+    for (long long end = harness_ms() + 10000; harness_ms() < end; harness_nap(20))
         if (haproxy_status(t, be, sv, st, sizeof st) && !strncmp(st, "DOWN", 4))
-            return (long)(topo_now_ms() - since);
+            return (long)(harness_ms() - since);
     fprintf(stderr, "routing: %s/%s still '%s'\n", be, sv, st);
     return -1;
 }

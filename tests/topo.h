@@ -7,7 +7,7 @@
  * asks the replicas and HAProxy's stats page for their state. The script is
  * found relative to this source file (CARTPAIR_LOCAL overrides it). Failures
  * of topo_up/topo_down are Criterion assertions. Not thread-safe: start, stop
- * and script the topology from one thread; topo_now_ms, topo_nap,
+ * and script the topology from one thread;
  * topo_rep_of, topo_get_json and topo_info_carts are safe from any thread. */
 #ifndef TOPO_H
 #define TOPO_H
@@ -29,12 +29,6 @@ struct topo {
     char *envp[TOPO_NENV];
     pid_t reaper;                  /* runs 'down' if this test process dies */
 };
-
-/* Milliseconds on a monotonic clock. */
-long long topo_now_ms(void);
-
-/* Sleep ms milliseconds. */
-void topo_nap(long ms);
 
 /* Pick ports, start the topology detached into t, arm the reaper (a .init). */
 void topo_up(struct topo *t);

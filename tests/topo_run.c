@@ -1,6 +1,7 @@
 /* topo_run: runs of client sessions through the topology's HAProxy frontends.
  * See topo_run.h. */
 #include "topo_run.h"
+#include "harness.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -125,7 +126,7 @@ static void sess_change(struct topo_run *r, struct topo_run_sess *s)
             return;
         }
         s->resent = true;
-        topo_nap(20);
+        harness_nap(20);
     }
     s->broken = true;
 }
@@ -136,8 +137,8 @@ static void *worker_main(void *ud)
     struct worker *w = ud;
     struct topo_run *r = w->r;
     for (int round = r->from; round < r->to; round++) {
-        for (long long end = topo_now_ms() + 20000; round == r->pause && topo_now_ms() < end;
-             topo_nap(5))
+        for (long long end = harness_ms() + 20000; round == r->pause && harness_ms() < end;
+             harness_nap(5))
             if (atomic_load(&r->go))
                 break;
         for (int i = w->t; i < TOPO_RUN_NSESS; i += NTHR) {
@@ -166,7 +167,7 @@ void topo_run_rounds(struct topo_run *r, int from, int to, int pause, const char
         cr_assert_eq(pthread_create(&th[t], NULL, worker_main, &w[t]), 0);
     }
     if (kill_name) {
-        for (long long end = topo_now_ms() + 20000; topo_now_ms() < end; topo_nap(2))
+        for (long long end = harness_ms() + 20000; harness_ms() < end; harness_nap(2))
             if (atomic_load(&r->progress) - start >= TOPO_RUN_NSESS / 2)
                 break;
         int rc = topo_script(r->t, "kill", kill_name);
