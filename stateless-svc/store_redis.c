@@ -10,16 +10,13 @@
 #include <sys/time.h>
 
 #include "cfg.h"
+#include "rconn.h"
 #include "rscript.h"
 
-#define SR_SHA_LEN 40
-
-/* One thread's connection, its script hashes, and its place in the store's list. */
+/* One thread's connection and its place in the store's list. */
 struct sr_conn {
-    redisContext *c;
+    struct rconn r;
     struct sr *s;
-    char sha[RSCRIPT_COUNT][SR_SHA_LEN + 1];
-    bool closed;                  /* the last failure: the server closed the connection */
     struct sr_conn *prev, *next;
 };
 
@@ -33,13 +30,6 @@ struct sr {
     struct sr_conn *conns;        /* every live thread's connection */
     uint64_t errors;              /* atomic */
 };
-
-/* Format an error into err (which may be NULL). */
-static void sr_err(char *err, size_t errlen, const char *fmt, const char *arg)
-{
-    if (err && errlen)
-        snprintf(err, errlen, fmt, arg);
-}
 
 /* Count backend failures for stats, then pass the status through. */
 static enum store_status sr_count(struct sr *s, enum store_status st)
@@ -63,76 +53,8 @@ static void sr_conn_free(void *p)
     if (k->next)
         k->next->prev = k->prev;
     pthread_mutex_unlock(&s->mu);
-    if (k->c)
-        redisFree(k->c);
+    rconn_drop(&k->r);
     free(k);
-}
-
-/* Forget a dead context: the next command reconnects. */
-static void sr_drop(struct sr_conn *k)
-{
-    if (k->c) {
-        redisFree(k->c);
-        k->c = NULL;
-    }
-}
-
-/* Send one command; NULL (and the context dropped) on a transport error. */
-static redisReply *sr_raw(struct sr_conn *k, int argc, const char **argv, const size_t *lens,
-                          char *err, size_t errlen)
-{
-    redisReply *r = redisCommandArgv(k->c, argc, argv, lens);
-
-    k->closed = false;
-    if (!r) {
-        k->closed = k->c->err == REDIS_ERR_EOF ||
-                    (k->c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
-        sr_err(err, errlen, "redis: %s", k->c->errstr[0] ? k->c->errstr : "no reply");
-        sr_drop(k);
-    }
-    return r;
-}
-
-/* Run AUTH or SELECT on a fresh context; false with err set on failure. */
-static bool sr_setup_cmd(struct sr_conn *k, const char *cmd, const char *arg,
-                         char *err, size_t errlen)
-{
-    const char *argv[2] = { cmd, arg };
-    size_t lens[2] = { strlen(cmd), strlen(arg) };
-    redisReply *r = sr_raw(k, 2, argv, lens, err, errlen);
-    bool ok = r && r->type == REDIS_REPLY_STATUS;
-
-    if (r && !ok) {
-        sr_err(err, errlen, "redis: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
-        sr_drop(k);
-    }
-    if (r)
-        freeReplyObject(r);
-    return ok;
-}
-
-/* Connect, set the command timeout, AUTH and SELECT; false with err set. */
-static bool sr_connect(struct sr *s, struct sr_conn *k, char *err, size_t errlen)
-{
-    char db[16];
-
-    k->c = s->url.unix_socket ? redisConnectUnixWithTimeout(s->url.host, s->tv)
-                              : redisConnectWithTimeout(s->url.host, s->url.port, s->tv);
-    if (!k->c) {
-        sr_err(err, errlen, "redis: %s", "out of memory");
-        return false;
-    }
-    if (k->c->err || redisSetTimeout(k->c, s->tv) != REDIS_OK) {
-        sr_err(err, errlen, "redis: %s", k->c->errstr[0] ? k->c->errstr : "connect failed");
-        sr_drop(k);
-        return false;
-    }
-    if (s->url.password[0] && !sr_setup_cmd(k, "AUTH", s->url.password, err, errlen))
-        return false;
-    snprintf(db, sizeof(db), "%d", s->url.db);
-    if (s->url.db != 0 && !sr_setup_cmd(k, "SELECT", db, err, errlen))
-        return false;
-    return true;
 }
 
 /* This thread's connection, connected (*fresh: just now); NULL when Redis is unreachable. */
@@ -144,7 +66,7 @@ static struct sr_conn *sr_conn_get(struct sr *s, bool *fresh, char *err, size_t 
         k = calloc(1, sizeof(*k));
         if (!k || pthread_setspecific(s->key, k) != 0) {
             free(k);
-            sr_err(err, errlen, "redis: %s", "out of memory");
+            rconn_err(err, errlen, "redis: %s", "out of memory");
             return NULL;
         }
         k->s = s;
@@ -155,8 +77,8 @@ static struct sr_conn *sr_conn_get(struct sr *s, bool *fresh, char *err, size_t 
         s->conns = k;
         pthread_mutex_unlock(&s->mu);
     }
-    *fresh = !k->c;
-    if (!k->c && !sr_connect(s, k, err, errlen))
+    *fresh = !k->r.c;
+    if (!k->r.c && !rconn_connect(&k->r, &s->url, s->tv, err, errlen))
         return NULL;
     return k;
 }
@@ -165,65 +87,7 @@ static struct sr_conn *sr_conn_get(struct sr *s, bool *fresh, char *err, size_t 
  * (e.g. Redis restarted). Never after a timeout, never for a change. */
 static bool sr_retry(bool is_read, bool fresh, const struct sr_conn *k, int attempt)
 {
-    return is_read && !fresh && k->closed && attempt == 0;
-}
-
-/* SCRIPT LOAD script i into this connection's sha table. */
-static enum store_status sr_load(struct sr_conn *k, int i, char *err, size_t errlen)
-{
-    const char *argv[3] = { "SCRIPT", "LOAD", rscript_text(i) };
-    redisReply *r = sr_raw(k, 3, argv, NULL, err, errlen);
-    enum store_status st = STORE_OK;
-
-    if (!r)
-        return STORE_UNAVAILABLE;
-    if (r->type == REDIS_REPLY_ERROR)
-        st = rscript_error(r, err, errlen);
-    else if (r->type != REDIS_REPLY_STRING || r->len != SR_SHA_LEN) {
-        sr_err(err, errlen, "redis: %s", "bad SCRIPT LOAD reply");
-        st = STORE_ERROR;
-    } else
-        memcpy(k->sha[i], r->str, SR_SHA_LEN + 1);
-    freeReplyObject(r);
-    return st;
-}
-
-/* EVALSHA script i on key with args (loading it first, reloading on NOSCRIPT once). */
-static enum store_status sr_eval(struct sr_conn *k, int i, const char *key, int nargs,
-                                 const char *const *args, redisReply **out,
-                                 char *err, size_t errlen)
-{
-    const char *argv[4 + RSCRIPT_MAX_ARGS];
-    enum store_status st;
-
-    *out = NULL;
-    if (nargs > RSCRIPT_MAX_ARGS)
-        return STORE_ERROR;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (!k->sha[i][0] && (st = sr_load(k, i, err, errlen)) != STORE_OK)
-            return st;
-        argv[0] = "EVALSHA";
-        argv[1] = k->sha[i];
-        argv[2] = "1";
-        argv[3] = key;
-        memcpy(&argv[4], args, (size_t)nargs * sizeof(args[0]));
-        *out = sr_raw(k, 4 + nargs, argv, NULL, err, errlen);
-        if (!*out)
-            return STORE_UNAVAILABLE;
-        if ((*out)->type != REDIS_REPLY_ERROR)
-            return STORE_OK;
-        if (attempt == 0 && strncmp((*out)->str, "NOSCRIPT", 8) == 0) {
-            freeReplyObject(*out);
-            *out = NULL;
-            k->sha[i][0] = '\0';
-            continue;
-        }
-        st = rscript_error(*out, err, errlen);
-        freeReplyObject(*out);
-        *out = NULL;
-        return st;
-    }
-    return STORE_ERROR;
+    return is_read && !fresh && k->r.closed && attempt == 0;
 }
 
 /* Run script i for cart id and decode its reply into out/cst. */
@@ -237,7 +101,7 @@ static enum store_status sr_run(struct sr *s, int i, const char *id,
     enum store_status st;
 
     if (!rscript_key(id, key)) {
-        sr_err(err, errlen, "%s", "bad cart id");
+        rconn_err(err, errlen, "%s", "bad cart id");
         return i == RSCRIPT_CREATE ? sr_count(s, STORE_ERROR) : STORE_NOT_FOUND;
     }
     for (int attempt = 0;; attempt++) {
@@ -246,7 +110,7 @@ static enum store_status sr_run(struct sr *s, int i, const char *id,
         k = sr_conn_get(s, &fresh, err, errlen);
         if (!k)
             return sr_count(s, STORE_UNAVAILABLE);
-        st = sr_eval(k, i, key, a->n, a->v, &r, err, errlen);
+        st = rconn_eval(&k->r, i, key, a, &r, err, errlen);
         if (st == STORE_OK)
             break;
         if (!sr_retry(i == RSCRIPT_GET, fresh, k, attempt))
@@ -326,7 +190,7 @@ static enum store_status sr_simple(struct sr *s, int argc, const char **argv, in
         k = sr_conn_get(s, &fresh, err, errlen);
         if (!k)
             return sr_count(s, STORE_UNAVAILABLE);
-        r = sr_raw(k, argc, argv, NULL, err, errlen);
+        r = rconn_cmd(&k->r, argc, argv, NULL, err, errlen);
         if (!r && !sr_retry(true, fresh, k, attempt))
             return sr_count(s, STORE_UNAVAILABLE);
     }
@@ -336,7 +200,7 @@ static enum store_status sr_simple(struct sr *s, int argc, const char **argv, in
         if (r->type == REDIS_REPLY_ERROR)
             st = rscript_error(r, err, errlen);
         else
-            sr_err(err, errlen, "redis: unexpected reply to %s", argv[0]);
+            rconn_err(err, errlen, "redis: unexpected reply to %s", argv[0]);
         freeReplyObject(r);
         return sr_count(s, st);
     }
@@ -404,12 +268,12 @@ int store_redis_open(const struct store_redis_cfg *cfg, struct store *out, char 
 
     if (!cfg || !out || !cfg->url || cfg->timeout_ms <= 0 || cfg->ttl <= 0 ||
         cfg->max_items == 0) {
-        sr_err(err, errlen, "%s", "redis store: bad configuration");
+        rconn_err(err, errlen, "%s", "redis store: bad configuration");
         return -1;
     }
     s = calloc(1, sizeof(*s));
     if (!s) {
-        sr_err(err, errlen, "%s", "redis store: out of memory");
+        rconn_err(err, errlen, "%s", "redis store: out of memory");
         return -1;
     }
     if (cfg_parse_redis_url(cfg->url, &s->url, err, errlen) != 0) {
@@ -422,7 +286,7 @@ int store_redis_open(const struct store_redis_cfg *cfg, struct store *out, char 
     s->max_items = cfg->max_items;
     if (pthread_key_create(&s->key, sr_conn_free) != 0) {
         free(s);
-        sr_err(err, errlen, "%s", "redis store: no thread key left");
+        rconn_err(err, errlen, "%s", "redis store: no thread key left");
         return -1;
     }
     pthread_mutex_init(&s->mu, NULL);

@@ -1,0 +1,143 @@
+/* rconn: one hiredis connection of the Redis store. See rconn.h. */
+#include "rconn.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <string.h>
+
+void rconn_err(char *err, size_t errlen, const char *fmt, const char *arg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, fmt, arg);
+}
+
+void rconn_drop(struct rconn *k)
+{
+    if (k->c) {
+        redisFree(k->c);
+        k->c = NULL;
+    }
+}
+
+redisReply *rconn_cmd(struct rconn *k, int argc, const char **argv, const size_t *lens,
+                      char *err, size_t errlen)
+{
+    redisReply *r = redisCommandArgv(k->c, argc, argv, lens);
+
+    k->closed = false;
+    if (!r) {
+        k->closed = k->c->err == REDIS_ERR_EOF ||
+                    (k->c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
+        rconn_err(err, errlen, "redis: %s", k->c->errstr[0] ? k->c->errstr : "no reply");
+        rconn_drop(k);
+    }
+    return r;
+}
+
+/* Run AUTH or SELECT on a fresh context; false with err set on failure. */
+static bool rconn_setup_cmd(struct rconn *k, const char *cmd, const char *arg,
+                            char *err, size_t errlen)
+{
+    const char *argv[2] = { cmd, arg };
+    size_t lens[2] = { strlen(cmd), strlen(arg) };
+    redisReply *r = rconn_cmd(k, 2, argv, lens, err, errlen);
+    bool ok = r && r->type == REDIS_REPLY_STATUS;
+
+    if (r && !ok) {
+        rconn_err(err, errlen, "redis: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+        rconn_drop(k);
+    }
+    if (r)
+        freeReplyObject(r);
+    return ok;
+}
+
+bool rconn_connect(struct rconn *k, const struct cfg_redis *url, struct timeval tv,
+                   char *err, size_t errlen)
+{
+    char db[16];
+
+    rconn_drop(k);
+    memset(k->sha, 0, sizeof(k->sha));
+    k->c = url->unix_socket ? redisConnectUnixWithTimeout(url->host, tv)
+                            : redisConnectWithTimeout(url->host, url->port, tv);
+    if (!k->c) {
+        rconn_err(err, errlen, "redis: %s", "out of memory");
+        return false;
+    }
+    if (k->c->err || redisSetTimeout(k->c, tv) != REDIS_OK) {
+        rconn_err(err, errlen, "redis: %s", k->c->errstr[0] ? k->c->errstr : "connect failed");
+        rconn_drop(k);
+        return false;
+    }
+    if (url->password[0] && !rconn_setup_cmd(k, "AUTH", url->password, err, errlen))
+        return false;
+    snprintf(db, sizeof(db), "%d", url->db);
+    if (url->db != 0 && !rconn_setup_cmd(k, "SELECT", db, err, errlen))
+        return false;
+    return true;
+}
+
+enum store_status rconn_load(struct rconn *k, int i, char *err, size_t errlen)
+{
+    const char *argv[3] = { "SCRIPT", "LOAD", rscript_text(i) };
+    redisReply *r = rconn_cmd(k, 3, argv, NULL, err, errlen);
+    enum store_status st = STORE_OK;
+
+    if (!r)
+        return STORE_UNAVAILABLE;
+    if (r->type == REDIS_REPLY_ERROR)
+        st = rscript_error(r, err, errlen);
+    else if (r->type != REDIS_REPLY_STRING || r->len != RCONN_SHA_LEN) {
+        rconn_err(err, errlen, "redis: %s", "bad SCRIPT LOAD reply");
+        st = STORE_ERROR;
+    } else
+        memcpy(k->sha[i], r->str, RCONN_SHA_LEN + 1);
+    freeReplyObject(r);
+    return st;
+}
+
+int rconn_evalsha_argv(const struct rconn *k, int i, const char *key,
+                       const struct rscript_args *a, const char **argv)
+{
+    argv[0] = "EVALSHA";
+    argv[1] = k->sha[i];
+    argv[2] = "1";
+    argv[3] = key;
+    memcpy(&argv[4], a->v, (size_t)a->n * sizeof(a->v[0]));
+    return 4 + a->n;
+}
+
+enum store_status rconn_eval(struct rconn *k, int i, const char *key,
+                             const struct rscript_args *a, redisReply **out,
+                             char *err, size_t errlen)
+{
+    const char *argv[4 + RSCRIPT_MAX_ARGS];
+    enum store_status st;
+
+    *out = NULL;
+    if (a->n > RSCRIPT_MAX_ARGS)
+        return STORE_ERROR;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!k->sha[i][0] && (st = rconn_load(k, i, err, errlen)) != STORE_OK)
+            return st;
+        int argc = rconn_evalsha_argv(k, i, key, a, argv);
+        *out = rconn_cmd(k, argc, argv, NULL, err, errlen);
+        if (!*out)
+            return STORE_UNAVAILABLE;
+        if ((*out)->type != REDIS_REPLY_ERROR)
+            return STORE_OK;
+        if (attempt == 0 && strncmp((*out)->str, "NOSCRIPT", 8) == 0) {
+            freeReplyObject(*out);
+            *out = NULL;
+            k->sha[i][0] = '\0';
+            continue;
+        }
+        st = rscript_error(*out, err, errlen);
+        freeReplyObject(*out);
+        *out = NULL;
+        return st;
+    }
+    return STORE_ERROR;
+}
