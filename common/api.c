@@ -1,7 +1,6 @@
 /* api: the cart API contract. See api.h. */
 #include "api.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "probe.h"
 #include "wire.h"
 
 #define API_RETRY_AFTER 1
@@ -51,7 +51,7 @@ unsigned api_error_status(enum api_error e, const char **code, const char **mess
 }
 
 /* Fill resp with an error; msg NULL means the default text, owner for 421. */
-static void api_fail(struct http_resp *r, enum api_error e, const char *msg, const char *owner)
+void api_fail(struct http_resp *r, enum api_error e, const char *msg, const char *owner)
 {
     const char *code, *dflt;
     r->status = api_error_status(e, &code, &dflt);
@@ -89,7 +89,7 @@ static enum api_error api_from_cart(enum cart_status st)
 }
 
 /* Answer a failed store call; backend failures are logged at most once a second. */
-static void api_store_fail(struct http_resp *r, enum store_status st, enum cart_status cst,
+void api_store_fail(struct http_resp *r, enum store_status st, enum cart_status cst,
                            const char *detail)
 {
     static _Atomic time_t last_log;
@@ -213,6 +213,106 @@ static bool api_resolve_id(struct api *a, const struct http_req *req, struct rou
     return true;
 }
 
+/* One store call of a request, and what answering it needs. */
+struct api_call {
+    struct store_req req;
+    struct api *a;
+    struct http_resp *resp;
+    struct cart cart;
+    bool cookie;                  /* refresh (on delete: clear) the session cookie */
+    int tries;                    /* create: ids tried */
+};
+
+/* Draw a new cart id for a create; false when there is no randomness. */
+static bool api_new_id(struct api_call *c)
+{
+    c->tries++;
+    return id_new(c->a->tag, c->req.id, sizeof c->req.id) == ID_OK;
+}
+
+/* Turn a finished store call into the response; true when a create must run
+ * again with a new id (the id was taken: practically never). */
+static bool api_call_answer(struct api_call *c)
+{
+    struct store_req *q = &c->req;
+    struct http_resp *r = c->resp;
+    if (q->op == STORE_OP_CREATE && q->st == STORE_EXISTS && c->tries < 3 && api_new_id(c))
+        return true;
+    if (q->st != STORE_OK) {
+        api_store_fail(r, q->st, q->cst, q->err);
+    } else if (q->op == STORE_OP_DEL) {
+        r->status = 204;
+        if (c->cookie)
+            snprintf(r->set_cookie, sizeof r->set_cookie,
+                     "cart=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    } else {
+        api_cart_ok(c->a, r, &c->cart, q->op == STORE_OP_CREATE ? 201 : 200, c->cookie);
+        if (q->op == STORE_OP_CREATE)
+            snprintf(r->location, sizeof r->location, "/carts/%s", c->cart.id);
+    }
+    return false;
+}
+
+/* store_req.done of a deferred call: answer, resume the connection, free the call. */
+static void api_call_done(struct store_req *q)
+{
+    struct api_call *c = q->ud;
+    if (api_call_answer(c)) {
+        c->a->store.ops->submit(c->a->store.self, q);
+        return;
+    }
+    cart_free(&c->cart);
+    http_resume(c->resp);
+    free(c);
+}
+
+/* http_resp.defer: the connection waits now; hand the call to the store. */
+static void api_call_start(void *arg)
+{
+    struct api_call *c = arg;
+    c->a->store.ops->submit(c->a->store.self, &c->req);
+}
+
+/* Run a prepared call: at once on a store that does not wait on I/O, else
+ * deferred, so that no pool thread waits on the store. */
+static void api_call_run(struct api_call *proto)
+{
+    struct http_resp *r = proto->resp;
+    if (!proto->a->store.ops->submit) {
+        do
+            store_exec(&proto->a->store, &proto->req);
+        while (api_call_answer(proto));
+        cart_free(&proto->cart);
+        return;
+    }
+    struct api_call *c = malloc(sizeof *c);
+    if (!c) {
+        cart_free(&proto->cart);
+        return api_fail(r, API_E_INTERNAL, "out of memory", NULL);
+    }
+    *c = *proto;
+    c->req.out = c->req.op == STORE_OP_DEL ? NULL : &c->cart;
+    c->req.ud = c;
+    c->req.done = api_call_done;
+    r->defer = api_call_start;
+    r->defer_arg = c;
+}
+
+/* Start a call of op on cart id (an empty one for create). */
+static void api_call_init(struct api_call *c, struct api *a, struct http_resp *r,
+                          enum store_op op, const char *id, bool cookie)
+{
+    memset(c, 0, sizeof *c);
+    c->a = a;
+    c->resp = r;
+    c->cookie = cookie;
+    c->req.op = op;
+    c->req.if_match = -1;
+    snprintf(c->req.id, sizeof c->req.id, "%s", id);
+    cart_init(&c->cart, "");
+    c->req.out = op == STORE_OP_DEL ? NULL : &c->cart;
+}
+
 /* POST /carts: a new empty cart, its Location and its cookie. */
 static void api_create(struct api *a, const struct http_req *req, struct http_resp *r)
 {
@@ -224,24 +324,13 @@ static void api_create(struct api *a, const struct http_req *req, struct http_re
         return api_fail(r, api_from_wire(ws), err, NULL);
     if (a->tag[0] && atomic_load(&a->draining))
         return api_fail(r, API_E_DRAINING, NULL, NULL);
-    struct cart c;
-    cart_init(&c, "");
-    enum store_status st = STORE_EXISTS;
-    for (int i = 0; i < 3 && st == STORE_EXISTS; i++) {
-        char id[CART_ID_MAX + 1];
-        if (id_new(a->tag, id, sizeof id) != ID_OK) {
-            cart_free(&c);
-            return api_fail(r, API_E_INTERNAL, "no randomness for a cart id", NULL);
-        }
-        st = a->store.ops->create(a->store.self, id, &c, err, sizeof err);
+    struct api_call c;
+    api_call_init(&c, a, r, STORE_OP_CREATE, "", true);
+    if (!api_new_id(&c)) {
+        cart_free(&c.cart);
+        return api_fail(r, API_E_INTERNAL, "no randomness for a cart id", NULL);
     }
-    if (st != STORE_OK)
-        api_store_fail(r, st, CART_OK, err);
-    else {
-        api_cart_ok(a, r, &c, 201, true);
-        snprintf(r->location, sizeof r->location, "/carts/%s", c.id);
-    }
-    cart_free(&c);
+    api_call_run(&c);
 }
 
 /* Decode the change an ADD or SET request asks for. */
@@ -276,94 +365,26 @@ static bool api_decode_change(const struct http_req *req, const struct route_mat
 static void api_cart_op(struct api *a, const struct http_req *req, struct route_match *m,
                         struct http_resp *r)
 {
-    char err[256] = "";
-    enum cart_status cst = CART_OK;
-    enum store_status st;
-    struct cart c;
     struct cart_change chg;
+    int64_t im = -1;
     if (!api_resolve_id(a, req, m, r))
         return;
-    if (m->action == ACT_DELETE) {
-        int64_t im;
-        if (!api_if_match(req->if_match, &im))
-            return api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
-        st = a->store.ops->del(a->store.self, m->id, im, &cst, err, sizeof err);
-        if (st != STORE_OK)
-            return api_store_fail(r, st, cst, err);
-        r->status = 204;
-        if (m->by_cookie)
-            snprintf(r->set_cookie, sizeof r->set_cookie,
-                     "cart=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    if (m->action == ACT_DELETE && !api_if_match(req->if_match, &im))
+        return api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
+    if (m->action != ACT_GET && m->action != ACT_DELETE && !api_decode_change(req, m, &chg, r))
         return;
-    }
-    if (m->action != ACT_GET && !api_decode_change(req, m, &chg, r))
-        return;
-    cart_init(&c, "");
-    if (m->action == ACT_GET)
-        st = a->store.ops->get(a->store.self, m->id, &c, err, sizeof err);
-    else
-        st = a->store.ops->change(a->store.self, m->id, &chg, &c, &cst, err, sizeof err);
-    if (st != STORE_OK)
-        api_store_fail(r, st, cst, err);
-    else
-        api_cart_ok(a, r, &c, 200, m->by_cookie);
-    cart_free(&c);
-}
-
-/* GET /readyz: 503 while draining or while the store is unreachable. */
-static void api_readyz(struct api *a, struct http_resp *r)
-{
-    char err[256] = "";
-    if (atomic_load(&a->draining))
-        return api_fail(r, API_E_DRAINING, NULL, NULL);
-    enum store_status st = a->store.ops->ping(a->store.self, err, sizeof err);
-    if (st != STORE_OK)
-        return api_store_fail(r, STORE_UNAVAILABLE, CART_OK, err);
-    r->status = 200;
-    r->body = strdup("{\"status\":\"ready\"}");
-    r->body_len = r->body ? strlen(r->body) : 0;
-}
-
-/* GET /metrics: the Prometheus text exposition. */
-static void api_metrics(struct api *a, struct http_resp *r)
-{
-    char err[256];
-    struct store_stats ss = {0};
-    a->store.ops->stats(a->store.self, &ss, err, sizeof err);
-    int ready = !atomic_load(&a->draining);
-    r->body = metrics_render(a->service, ss.carts, ready, &r->body_len);
-    if (!r->body)
-        return api_fail(r, API_E_INTERNAL, NULL, NULL);
-    r->status = 200;
-    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-}
-
-/* GET /info: who answers, with what store, holding how many carts. */
-static void api_info(struct api *a, struct http_resp *r)
-{
-    char err[256];
-    struct store_stats ss = {0};
-    enum store_status st = a->store.ops->stats(a->store.self, &ss, err, sizeof err);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:i, s:i, s:i}",
-        "service", a->service, "instance", a->cfg->instance_id, "version", CARTPAIR_VERSION,
-        "store", a->store.ops->name, "carts", (json_int_t)ss.carts,
-        "store_ok", st == STORE_OK, "draining", (int)atomic_load(&a->draining),
-        "ttl_seconds", a->cfg->ttl, "max_items", a->cfg->max_items, "threads", a->cfg->threads);
-    if (o && a->tag[0]) {
-        json_object_set_new(o, "tag", json_string(a->tag));
-        json_object_set_new(o, "max_carts", json_integer(a->cfg->max_carts));
-    }
-    r->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(o);
-    if (!r->body)
-        return api_fail(r, API_E_INTERNAL, NULL, NULL);
-    r->body_len = strlen(r->body);
-    r->status = 200;
+    enum store_op op = m->action == ACT_GET ? STORE_OP_GET
+                     : m->action == ACT_DELETE ? STORE_OP_DEL : STORE_OP_CHANGE;
+    struct api_call c;
+    api_call_init(&c, a, r, op, m->id, m->by_cookie);
+    c.req.if_match = im;
+    if (op == STORE_OP_CHANGE)
+        c.req.chg = chg;
+    api_call_run(&c);
 }
 
 void api_handle(void *ud, const struct http_req *req, struct http_resp *r)
 {
-    static const char healthz[] = "{\"status\":\"ok\"}";
     struct api *a = ud;
     struct route_match m;
     enum route_status rs = route_match(req->method, req->path, &m);
@@ -378,14 +399,10 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *r)
     default: return api_fail(r, API_E_NO_ROUTE, NULL, NULL);
     }
     switch (m.action) {
-    case ACT_HEALTHZ:
-        r->status = 200;
-        r->body = strdup(healthz);
-        r->body_len = r->body ? sizeof healthz - 1 : 0;
-        return;
-    case ACT_READYZ: return api_readyz(a, r);
-    case ACT_METRICS: return api_metrics(a, r);
-    case ACT_INFO: return api_info(a, r);
+    case ACT_HEALTHZ: return probe_healthz(r);
+    case ACT_READYZ: return probe_readyz(a, r);
+    case ACT_METRICS: return probe_metrics(a, r);
+    case ACT_INFO: return probe_info(a, r);
     case ACT_CREATE: return api_create(a, req, r);
     default: return api_cart_op(a, req, &m, r);
     }

@@ -44,6 +44,13 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *resp);
 /* Turn /readyz to 503 and refuse nothing else (draining). */
 void api_set_draining(struct api *a);
 
+/* Fill resp with an error; msg NULL means the default text, owner for 421. */
+void api_fail(struct http_resp *r, enum api_error e, const char *msg, const char *owner);
+
+/* Answer a failed store call (logged at most once a second when the backend fails). */
+void api_store_fail(struct http_resp *r, enum store_status st, enum cart_status cst,
+                    const char *detail);
+
 /* The one mapping from an error to status, code and default message. */
 unsigned api_error_status(enum api_error e, const char **code, const char **message);
 

@@ -32,6 +32,9 @@ struct http_rstate {
     size_t len;
     size_t discarded;             /* bytes dropped past the limit */
     bool too_large;
+    bool deferred;                /* suspended until http_resume */
+    struct http_resp resp;
+    char reqid[HTTP_REQID_MAX + 1];
 };
 
 /* Seconds elapsed since t0 on the monotonic clock. */
@@ -100,18 +103,32 @@ static enum MHD_Result http_send(struct http_server *s, struct MHD_Connection *c
     return ret;
 }
 
-/* Build the http_req view, call the handler, send its answer, record metrics. */
+/* Send the answer in st->resp and record metrics and the access log. */
+static enum MHD_Result http_finish(struct http_server *s, struct MHD_Connection *conn,
+                                   struct http_rstate *st, const char *url, const char *method)
+{
+    unsigned status = st->resp.status;
+    size_t route = st->resp.route;
+    enum MHD_Result ret = http_send(s, conn, &st->resp, st->reqid);
+    st->resp.body = NULL; /* owned by MHD now */
+    double secs = http_elapsed(&st->start);
+    metrics_observe(route, status, secs);
+    if (log_enabled(LOG_DEBUG))
+        log_msg(LOG_DEBUG, "request", "%s %s %u %.3fms id=%s", method, url, status,
+                secs * 1e3, st->reqid);
+    return ret;
+}
+
+/* Build the http_req view, call the handler, and answer now or suspend. */
 static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connection *conn,
                                      struct http_rstate *st, const char *url,
                                      const char *method)
 {
-    char genid[24];
     const char *reqid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-    if (!reqid || !http_reqid_ok(reqid)) {
-        if (id_request(genid, sizeof genid) != ID_OK)
-            snprintf(genid, sizeof genid, "0");
-        reqid = genid;
-    }
+    if (reqid && http_reqid_ok(reqid))
+        snprintf(st->reqid, sizeof st->reqid, "%s", reqid);
+    else if (id_request(st->reqid, sizeof st->reqid) != ID_OK)
+        snprintf(st->reqid, sizeof st->reqid, "0");
     struct http_req req = {
         .method = method, .path = url,
         .body = st->body && !st->too_large ? st->body : "",
@@ -122,19 +139,24 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
         .if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_IF_MATCH),
         .cookie_cart = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "cart"),
-        .request_id = reqid,
+        .request_id = st->reqid,
     };
-    struct http_resp out = {.status = 500};
-    s->handler(s->ud, &req, &out);
-    unsigned status = out.status;
-    size_t route = out.route;
-    enum MHD_Result ret = http_send(s, conn, &out, reqid);
-    double secs = http_elapsed(&st->start);
-    metrics_observe(route, status, secs);
-    if (log_enabled(LOG_DEBUG))
-        log_msg(LOG_DEBUG, "request", "%s %s %u %.3fms id=%s", method, url, status,
-                secs * 1e3, reqid);
-    return ret;
+    memset(&st->resp, 0, sizeof st->resp);
+    st->resp.status = 500;
+    s->handler(s->ud, &req, &st->resp);
+    if (st->resp.defer) {
+        st->deferred = true;
+        st->resp.conn_ = conn;
+        MHD_suspend_connection(conn);
+        st->resp.defer(st->resp.defer_arg);
+        return MHD_YES;
+    }
+    return http_finish(s, conn, st, url, method);
+}
+
+void http_resume(struct http_resp *resp)
+{
+    MHD_resume_connection(resp->conn_);
 }
 
 /* Keep up to HTTP_BODY_MAX bytes of the body; count and drop the rest. */
@@ -174,6 +196,8 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn,
         }
         return MHD_YES;
     }
+    if (st->deferred) /* resumed: the deferred answer is ready */
+        return http_finish(s, conn, st, url, method);
     if (*upload_data_size) {
         bool keep = http_collect(st, upload_data, *upload_data_size);
         *upload_data_size = 0;
@@ -191,6 +215,7 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
     if (!st)
         return;
     free(st->body);
+    free(st->resp.body);
     free(st);
     *con_cls = NULL;
     atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_relaxed);
@@ -260,6 +285,7 @@ struct http_server *http_start(const struct http_cfg *cfg, http_handler h, void 
         {MHD_OPTION_END, 0, NULL},
     };
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                         MHD_ALLOW_SUSPEND_RESUME |
                          MHD_USE_ERROR_LOG | (unsigned int)fam;
     s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, http_on_request, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

@@ -4,8 +4,10 @@
  * (total, per IP, idle timeout), collects request bodies up to HTTP_BODY_MAX
  * (never buffering past it), and calls one handler per complete request. It
  * adds the headers every response carries (X-Instance, X-Request-Id,
- * Content-Type, Cache-Control when asked) and records metrics. Thread-safe:
- * the handler is called from the pool's threads concurrently. */
+ * Content-Type, Cache-Control when asked) and records metrics. A handler may
+ * answer later (http_resp.defer): the connection is suspended meanwhile, so
+ * a pool thread never waits on I/O. Thread-safe: the handler is called from
+ * the pool's threads concurrently; http_resume from any thread. */
 #ifndef HTTP_H
 #define HTTP_H
 
@@ -39,6 +41,12 @@ struct http_resp {
     char allow[64];               /* Allow, when not "" */
     char etag[32];                /* ETag, when not "" */
     int retry_after;              /* Retry-After seconds, when > 0 */
+    /* A handler that answers later sets defer: once the connection is
+     * suspended, http calls defer(defer_arg), and the work ends with
+     * http_resume(resp) after filling resp in, from any thread. */
+    void (*defer)(void *arg);
+    void *defer_arg;
+    void *conn_;                  /* http's own: the connection to resume */
 };
 
 /* Fill resp from req; called once per request on a pool thread. */
@@ -60,6 +68,9 @@ struct http_server;
 /* Start serving; NULL with err set when the address cannot be bound. */
 struct http_server *http_start(const struct http_cfg *cfg, http_handler h, void *ud,
                                char *err, size_t errlen);
+
+/* Send a deferred response (see http_resp.defer); any thread, once per request. */
+void http_resume(struct http_resp *resp);
 
 /* Stop accepting new connections; open ones are still served. */
 void http_quiesce(struct http_server *s);

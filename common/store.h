@@ -28,6 +28,23 @@ struct store_stats {
     uint64_t errors;      /* backend errors since start */
 };
 
+/* One store call as data, for stores that can run calls asynchronously. */
+enum store_op { STORE_OP_CREATE, STORE_OP_GET, STORE_OP_CHANGE, STORE_OP_DEL };
+
+struct store_req {
+    enum store_op op;
+    char id[CART_ID_MAX + 1];
+    struct cart_change chg;       /* STORE_OP_CHANGE */
+    int64_t if_match;             /* STORE_OP_DEL: -1 for none */
+    struct cart *out;             /* CREATE, GET, CHANGE: an initialized cart */
+    enum store_status st;         /* the outcome, set before done() */
+    enum cart_status cst;         /* on STORE_REJECTED */
+    char err[256];
+    void (*done)(struct store_req *req);  /* called once, from a store thread */
+    void *ud;                     /* the caller's */
+    struct store_req *next;       /* the store's queue link */
+};
+
 struct store_ops {
     const char *name;     /* "memory" or "redis" */
     /* Create an empty cart with this id; out receives it. */
@@ -49,7 +66,10 @@ struct store_ops {
     /* Counters for /info and /metrics. */
     enum store_status (*stats)(void *self, struct store_stats *out,
                                char *err, size_t errlen);
-    /* Free everything. */
+    /* Optional: queue req and return at once; req->done runs later on a store
+     * thread. NULL for a store whose calls do not wait on I/O. */
+    void (*submit)(void *self, struct store_req *req);
+    /* Free everything (after completing every submitted request). */
     void (*destroy)(void *self);
 };
 
@@ -57,6 +77,9 @@ struct store {
     const struct store_ops *ops;
     void *self;
 };
+
+/* Run req synchronously through the store's plain ops (not done()). */
+void store_exec(const struct store *s, struct store_req *req);
 
 /* A static snake_case name for a status. */
 const char *store_status_name(enum store_status st);

@@ -1,0 +1,70 @@
+/* probe: the endpoints that tell about the service. See probe.h. */
+#include "probe.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+/* GET /healthz: the process serves; no dependency is asked. */
+void probe_healthz(struct http_resp *r)
+{
+    static const char healthz[] = "{\"status\":\"ok\"}";
+    r->status = 200;
+    r->body = strdup(healthz);
+    r->body_len = r->body ? sizeof healthz - 1 : 0;
+}
+
+/* GET /readyz: 503 while draining or while the store is unreachable. */
+void probe_readyz(struct api *a, struct http_resp *r)
+{
+    char err[256] = "";
+    if (atomic_load(&a->draining))
+        return api_fail(r, API_E_DRAINING, NULL, NULL);
+    enum store_status st = a->store.ops->ping(a->store.self, err, sizeof err);
+    if (st != STORE_OK)
+        return api_store_fail(r, STORE_UNAVAILABLE, CART_OK, err);
+    r->status = 200;
+    r->body = strdup("{\"status\":\"ready\"}");
+    r->body_len = r->body ? strlen(r->body) : 0;
+}
+
+/* GET /metrics: the Prometheus text exposition. */
+void probe_metrics(struct api *a, struct http_resp *r)
+{
+    char err[256];
+    struct store_stats ss = {0};
+    a->store.ops->stats(a->store.self, &ss, err, sizeof err);
+    int ready = !atomic_load(&a->draining);
+    r->body = metrics_render(a->service, ss.carts, ready, &r->body_len);
+    if (!r->body)
+        return api_fail(r, API_E_INTERNAL, NULL, NULL);
+    r->status = 200;
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* GET /info: who answers, with what store, holding how many carts. */
+void probe_info(struct api *a, struct http_resp *r)
+{
+    char err[256];
+    struct store_stats ss = {0};
+    enum store_status st = a->store.ops->stats(a->store.self, &ss, err, sizeof err);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:i, s:i, s:i}",
+        "service", a->service, "instance", a->cfg->instance_id, "version", CARTPAIR_VERSION,
+        "store", a->store.ops->name, "carts", (json_int_t)ss.carts,
+        "store_ok", st == STORE_OK, "draining", (int)atomic_load(&a->draining),
+        "ttl_seconds", a->cfg->ttl, "max_items", a->cfg->max_items, "threads", a->cfg->threads);
+    if (o && a->tag[0]) {
+        json_object_set_new(o, "tag", json_string(a->tag));
+        json_object_set_new(o, "max_carts", json_integer(a->cfg->max_carts));
+    }
+    r->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!r->body)
+        return api_fail(r, API_E_INTERNAL, NULL, NULL);
+    r->body_len = strlen(r->body);
+    r->status = 200;
+}
+
