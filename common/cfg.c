@@ -37,7 +37,7 @@ static const struct opt opts[] = {
     { "LISTEN_ADDR", "listen-addr", T_ADDR, 0, 0, F(listen_addr), K_BOTH, "ADDR",
       "IPv4 or IPv6 address to listen on", "127.0.0.1" },
     { "THREADS", "threads", T_INT, 1, 256, F(threads), K_BOTH, "N",
-      "HTTP worker threads", "cores (stateful), 4 x cores (stateless)" },
+      "HTTP worker threads", "online cores" },
     { "INSTANCE_ID", "instance-id", T_ID, 0, 0, F(instance_id), K_BOTH, "ID",
       "name of this instance, [A-Za-z0-9._-]{1,63}; sent as X-Instance", "host name" },
     { "CART_TTL_SECONDS", "cart-ttl-seconds", T_INT, 1, 2592000, F(ttl), K_BOTH, "N",
@@ -242,9 +242,7 @@ static void cfg_defaults(struct cfg *c, enum cfg_kind kind)
     c->kind = kind;
     c->port = kind == CFG_STATEFUL ? 8080 : 8081;
     snprintf(c->listen_addr, sizeof c->listen_addr, "127.0.0.1");
-    /* stateless-svc's workers wait on a Redis round trip per request, so it
-     * needs more of them than cores to keep the cores busy. */
-    long cores = sysconf(_SC_NPROCESSORS_ONLN) * (kind == CFG_STATELESS ? 4 : 1);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = cores < 1 ? 1 : cores > 256 ? 256 : (int)cores;
     default_instance(c->instance_id, sizeof c->instance_id);
     c->ttl = 1800;

@@ -91,20 +91,37 @@ enum id_status id_new(const char *tag, char *out, size_t outlen)
     return ID_OK;
 }
 
+/* This thread's request-id generator: splitmix64 seeded once from getrandom.
+ * Request ids must be unique, not secret, so no system call per request. */
+static bool next_request_bits(uint64_t *out)
+{
+    static __thread uint64_t state;
+    static __thread bool seeded;
+
+    if (!seeded) {
+        if (!fill_random((unsigned char *)&state, sizeof(state)))
+            return false;
+        seeded = true;
+    }
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    *out = z ^ (z >> 31);
+    return true;
+}
+
 /* Write a new request id (16 lowercase hex chars) to out (at least 17 bytes). */
 enum id_status id_request(char *out, size_t outlen)
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char raw[ID_REQUEST_BYTES];
+    uint64_t bits;
 
     if (!out || outlen < 2 * ID_REQUEST_BYTES + 1)
         return ID_TOOLONG;
-    if (!fill_random(raw, sizeof(raw)))
+    if (!next_request_bits(&bits))
         return ID_NORANDOM;
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
+    for (size_t i = 0; i < 2 * ID_REQUEST_BYTES; i++)
+        out[i] = hex[(bits >> (60 - 4 * i)) & 15];
     out[2 * ID_REQUEST_BYTES] = '\0';
     return ID_OK;
 }

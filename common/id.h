@@ -2,6 +2,7 @@
  *
  * A cart id is [<tag>-]<22 base64url chars> holding 128 bits from
  * getrandom(2). The tag (stateful-svc) names the instance that owns the cart.
+ * Request ids come from a per-thread generator seeded once from getrandom.
  * Thread-safe: no shared state. */
 #ifndef ID_H
 #define ID_H
@@ -17,7 +18,7 @@ enum id_status { ID_OK = 0, ID_NORANDOM, ID_TOOLONG };
 /* Write a new cart id to out: "<tag>-<random>" or "<random>" when tag is NULL or "". */
 enum id_status id_new(const char *tag, char *out, size_t outlen);
 
-/* Write a new request id (16 hex chars) to out (at least 17 bytes). */
+/* Write a new request id (16 hex chars, unique per process; not secret) to out (at least 17 bytes). */
 enum id_status id_request(char *out, size_t outlen);
 
 /* True when id is [A-Za-z0-9_-]{1,64}. */

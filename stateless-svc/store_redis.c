@@ -11,6 +11,7 @@
 
 #include "cfg.h"
 #include "rconn.h"
+#include "rpipe.h"
 #include "rscript.h"
 
 /* One thread's connection and its place in the store's list. */
@@ -29,6 +30,7 @@ struct sr {
     pthread_mutex_t mu;           /* guards conns */
     struct sr_conn *conns;        /* every live thread's connection */
     uint64_t errors;              /* atomic */
+    struct rpipe *pipe;           /* carries submitted (asynchronous) calls */
 };
 
 /* Count backend failures for stats, then pass the status through. */
@@ -237,11 +239,20 @@ static enum store_status sr_stats(void *self, struct store_stats *out, char *err
     return st;
 }
 
-/* ops.destroy: free every connection; no thread may still be using the store. */
+/* ops.submit: queue a call on the pipeline. */
+static void sr_submit(void *self, struct store_req *req)
+{
+    struct sr *s = self;
+    rpipe_submit(s->pipe, req);
+}
+
+/* ops.destroy: complete submitted calls, free every connection; no thread may
+ * still be using the store. */
 static void sr_destroy(void *self)
 {
     struct sr *s = self;
 
+    rpipe_stop(s->pipe);
     pthread_key_delete(s->key);
     while (s->conns)
         sr_conn_free(s->conns);
@@ -257,6 +268,7 @@ static const struct store_ops sr_ops = {
     .del = sr_del,
     .ping = sr_ping,
     .stats = sr_stats,
+    .submit = sr_submit,
     .destroy = sr_destroy,
 };
 
@@ -287,6 +299,13 @@ int store_redis_open(const struct store_redis_cfg *cfg, struct store *out, char 
     if (pthread_key_create(&s->key, sr_conn_free) != 0) {
         free(s);
         rconn_err(err, errlen, "%s", "redis store: no thread key left");
+        return -1;
+    }
+    struct rpipe_cfg pc = { .url = s->url, .tv = s->tv, .ttl = s->ttl,
+                            .max_items = s->max_items, .errors = &s->errors };
+    if (!(s->pipe = rpipe_start(&pc, err, errlen))) {
+        pthread_key_delete(s->key);
+        free(s);
         return -1;
     }
     pthread_mutex_init(&s->mu, NULL);

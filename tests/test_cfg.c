@@ -72,8 +72,7 @@ Test(cfg, defaults_stateless)
     cr_assert_eq(load(&c, CFG_STATELESS, err, sizeof err, NULL), CFG_OK, "%s", err);
     cr_expect_eq(c.kind, CFG_STATELESS);
     cr_expect_eq(c.port, 8081);
-    long want = sysconf(_SC_NPROCESSORS_ONLN) * 4;
-    cr_expect_eq(c.threads, want > 256 ? 256 : (int)want);
+    cr_expect_eq(c.threads, (int)sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 /* Each environment variable replaces its default. */

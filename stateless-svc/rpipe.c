@@ -1,0 +1,241 @@
+/* rpipe: the Redis store's pipeline. See rpipe.h. */
+#include "rpipe.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rconn.h"
+#include "rscript.h"
+
+/* One queued request, ready to send. */
+struct rpipe_item {
+    struct store_req *q;
+    int script;
+    char key[RSCRIPT_KEY_MAX + 1];
+    struct rscript_args a;
+    bool retry;                   /* run again synchronously (NOSCRIPT, or a read after EOF) */
+};
+
+struct rpipe {
+    struct rpipe_cfg cfg;
+    pthread_t thread;
+    pthread_mutex_t mu;           /* guards head, tail, stop */
+    pthread_cond_t cv;
+    struct store_req *head, *tail;
+    bool stop;
+    struct rconn k;               /* the pipeline thread's own */
+    struct rpipe_item items[RPIPE_BATCH];
+};
+
+/* Record the outcome and hand the request back. */
+static void rpipe_done(struct rpipe *p, struct store_req *q, enum store_status st)
+{
+    if (st == STORE_UNAVAILABLE || st == STORE_ERROR)
+        __atomic_fetch_add(p->cfg.errors, 1, __ATOMIC_RELAXED);
+    q->st = st;
+    q->done(q);
+}
+
+/* Build the script call of q into it; false when q was answered at once. */
+static bool rpipe_prepare(struct rpipe *p, struct store_req *q, struct rpipe_item *it)
+{
+    static const int script[] = { [STORE_OP_CREATE] = RSCRIPT_CREATE,
+                                  [STORE_OP_GET] = RSCRIPT_GET,
+                                  [STORE_OP_CHANGE] = RSCRIPT_CHANGE,
+                                  [STORE_OP_DEL] = RSCRIPT_DEL };
+    it->q = q;
+    it->retry = false;
+    it->script = script[q->op];
+    q->cst = CART_OK;
+    q->err[0] = '\0';
+    if (!rscript_key(q->id, it->key)) {
+        snprintf(q->err, sizeof q->err, "bad cart id");
+        rpipe_done(p, q, q->op == STORE_OP_CREATE ? STORE_ERROR : STORE_NOT_FOUND);
+        return false;
+    }
+    if (q->op == STORE_OP_CHANGE) {
+        q->cst = rscript_args_change(&it->a, &q->chg, p->cfg.ttl, p->cfg.max_items);
+        if (q->cst != CART_OK) {
+            rpipe_done(p, q, STORE_REJECTED);
+            return false;
+        }
+    } else if (q->op == STORE_OP_DEL) {
+        rscript_args_del(&it->a, q->if_match);
+    } else {
+        rscript_args_ttl(&it->a, p->cfg.ttl);
+    }
+    return true;
+}
+
+/* Decode a script reply (or an error reply) and complete the item. */
+static void rpipe_answer(struct rpipe *p, struct rpipe_item *it, redisReply *r)
+{
+    struct store_req *q = it->q;
+    enum store_status st = r->type == REDIS_REPLY_ERROR
+        ? rscript_error(r, q->err, sizeof q->err)
+        : rscript_decode(r, q->id, p->cfg.ttl, q->out, &q->cst, q->err, sizeof q->err);
+    rpipe_done(p, q, st);
+}
+
+/* Connect when needed and load the scripts; false with err set. */
+static bool rpipe_ready(struct rpipe *p, char *err, size_t errlen)
+{
+    if (!p->k.c && !rconn_connect(&p->k, &p->cfg.url, p->cfg.tv, err, errlen))
+        return false;
+    for (int i = 0; i < RSCRIPT_COUNT; i++)
+        if (!p->k.sha[i][0] && rconn_load(&p->k, i, err, errlen) != STORE_OK) {
+            rconn_drop(&p->k);
+            return false;
+        }
+    return true;
+}
+
+/* Send n items pipelined, then read their replies in order; returns how many
+ * replies arrived before a transport failure (err says why). */
+static int rpipe_send(struct rpipe *p, int n, char *err, size_t errlen)
+{
+    const char *argv[4 + RSCRIPT_MAX_ARGS];
+    for (int i = 0; i < n; i++) {
+        struct rpipe_item *it = &p->items[i];
+        int argc = rconn_evalsha_argv(&p->k, it->script, it->key, &it->a, argv);
+        redisAppendCommandArgv(p->k.c, argc, argv, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (redisGetReply(p->k.c, &reply) != REDIS_OK || !reply) {
+            p->k.closed = p->k.c->err == REDIS_ERR_EOF ||
+                          (p->k.c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
+            rconn_err(err, errlen, "redis: %s", p->k.c->errstr[0] ? p->k.c->errstr : "no reply");
+            rconn_drop(&p->k);
+            return i;
+        }
+        redisReply *r = reply;
+        struct rpipe_item *it = &p->items[i];
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+            p->k.sha[it->script][0] = '\0';
+            it->retry = true;
+        } else {
+            rpipe_answer(p, it, r);
+        }
+        freeReplyObject(r);
+    }
+    return n;
+}
+
+/* Run one item synchronously on the pipeline's connection (after NOSCRIPT or EOF). */
+static void rpipe_one(struct rpipe *p, struct rpipe_item *it)
+{
+    struct store_req *q = it->q;
+    redisReply *r = NULL;
+    enum store_status st = STORE_UNAVAILABLE;
+    if (p->k.c || rconn_connect(&p->k, &p->cfg.url, p->cfg.tv, q->err, sizeof q->err))
+        st = rconn_eval(&p->k, it->script, it->key, &it->a, &r, q->err, sizeof q->err);
+    if (st != STORE_OK)
+        return rpipe_done(p, q, st);
+    rpipe_answer(p, it, r);
+    freeReplyObject(r);
+}
+
+/* Send up to RPIPE_BATCH requests from *list; complete every one of them. */
+static void rpipe_batch(struct rpipe *p, struct store_req **list)
+{
+    char err[256] = "";
+    int n = 0;
+    while (*list && n < RPIPE_BATCH) {
+        struct store_req *q = *list;
+        *list = q->next;
+        if (rpipe_prepare(p, q, &p->items[n]))
+            n++;
+    }
+    bool reused = p->k.c != NULL;
+    int got = rpipe_ready(p, err, sizeof err) ? rpipe_send(p, n, err, sizeof err) : 0;
+    /* reads cut off because a reused connection had been closed (Redis
+     * restarted) get one more try; a change might have landed, so it does not */
+    bool eof = reused && p->k.closed;
+    for (int i = 0; i < n; i++) {
+        struct rpipe_item *it = &p->items[i];
+        if (i >= got && eof && it->q->op == STORE_OP_GET)
+            it->retry = true;
+        if (it->retry)
+            rpipe_one(p, it);
+        else if (i >= got) {
+            snprintf(it->q->err, sizeof it->q->err, "%s", err);
+            rpipe_done(p, it->q, STORE_UNAVAILABLE);
+        }
+    }
+}
+
+/* The pipeline thread: wait for requests, send them in batches. */
+static void *rpipe_main(void *arg)
+{
+    struct rpipe *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->head && !p->stop)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (!p->head)
+            break;
+        struct store_req *list = p->head;
+        p->head = p->tail = NULL;
+        pthread_mutex_unlock(&p->mu);
+        while (list)
+            rpipe_batch(p, &list);
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+struct rpipe *rpipe_start(const struct rpipe_cfg *cfg, char *err, size_t errlen)
+{
+    struct rpipe *p = calloc(1, sizeof *p);
+    if (!p) {
+        rconn_err(err, errlen, "%s", "redis store: out of memory");
+        return NULL;
+    }
+    p->cfg = *cfg;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (pthread_create(&p->thread, NULL, rpipe_main, p) != 0) {
+        rconn_err(err, errlen, "%s", "redis store: cannot start the pipeline thread");
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void rpipe_submit(struct rpipe *p, struct store_req *q)
+{
+    q->next = NULL;
+    pthread_mutex_lock(&p->mu);
+    bool was_empty = !p->head;
+    if (p->tail)
+        p->tail->next = q;
+    else
+        p->head = q;
+    p->tail = q;
+    if (was_empty)
+        pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void rpipe_stop(struct rpipe *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->thread, NULL);
+    rconn_drop(&p->k);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
