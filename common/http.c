@@ -126,7 +126,7 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
 {
     const char *reqid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     if (reqid && http_reqid_ok(reqid))
-        snprintf(st->reqid, sizeof st->reqid, "%s", reqid);
+        memcpy(st->reqid, reqid, strlen(reqid) + 1); /* http_reqid_ok bounds it */
     else if (id_request(st->reqid, sizeof st->reqid) != ID_OK)
         snprintf(st->reqid, sizeof st->reqid, "0");
     struct http_req req = {
@@ -141,8 +141,7 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
         .cookie_cart = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "cart"),
         .request_id = st->reqid,
     };
-    memset(&st->resp, 0, sizeof st->resp);
-    st->resp.status = 500;
+    st->resp.status = 500; /* the rest is zero: st came from calloc */
     s->handler(s->ud, &req, &st->resp);
     if (st->resp.defer) {
         st->deferred = true;

@@ -225,17 +225,43 @@ static bool safe_token(const char *s, size_t max)
     return len <= max && cart_sku_valid(s, len);
 }
 
-/* Encode a cart: one exact-size buffer, written with snprintf (no escaping needed,
- * as ids and skus are checked to be [A-Za-z0-9._-]). NULL on a bad id/sku or no memory. */
+/* Append the n bytes of s at p; returns the new end. */
+static char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* Append a literal. */
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+/* Append v in decimal (the hot path: no printf). */
+static char *put_int(char *p, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Encode a cart into one exact-bound buffer, without printf (it answers every
+ * cart request); no escaping is needed, as ids and skus are checked to be
+ * [A-Za-z0-9._-]. NULL on a bad id/sku or no memory. */
 char *wire_cart_json(const struct cart *c, size_t *len)
 {
     /* 20 chars hold any int64 in decimal, sign included. */
     const size_t num = 20;
     const size_t item_max = sizeof("{\"sku\":\"\",\"qty\":,\"unit_price_cents\":},") +
                             CART_SKU_MAX + 2 * num;
-    size_t cap, off;
-    char *buf;
-    int w;
+    size_t id_len = strnlen(c->id, CART_ID_MAX + 1);
 
     if (!safe_token(c->id, CART_ID_MAX) || (c->n && !c->items))
         return NULL;
@@ -244,29 +270,27 @@ char *wire_cart_json(const struct cart *c, size_t *len)
             return NULL;
     if (c->n > (SIZE_MAX - 256) / item_max)
         return NULL;
-    cap = 256 + CART_ID_MAX + 3 * num + c->n * item_max;
-    buf = malloc(cap);
+    char *buf = malloc(256 + CART_ID_MAX + 3 * num + c->n * item_max);
     if (!buf)
         return NULL;
-    off = (size_t)snprintf(buf, cap, "{\"id\":\"%s\",\"version\":%" PRId64 ",\"items\":[",
-                           c->id, c->version);
+    char *p = PUT_LIT(buf, "{\"id\":\"");
+    p = put(p, c->id, id_len);
+    p = put_int(PUT_LIT(p, "\",\"version\":"), c->version);
+    p = PUT_LIT(p, ",\"items\":[");
     for (size_t i = 0; i < c->n; i++) {
         const struct cart_item *it = &c->items[i];
-
-        w = snprintf(buf + off, cap - off,
-                     "%s{\"sku\":\"%s\",\"qty\":%" PRId64 ",\"unit_price_cents\":%" PRId64 "}",
-                     i ? "," : "", it->sku, it->qty, it->unit_price_cents);
-        off += (size_t)w;
+        p = PUT_LIT(p, "{\"sku\":\"");
+        p = put(p, it->sku, strlen(it->sku));
+        p = put_int(PUT_LIT(p, "\",\"qty\":"), it->qty);
+        p = put_int(PUT_LIT(p, ",\"unit_price_cents\":"), it->unit_price_cents);
+        p = i + 1 < c->n ? PUT_LIT(p, "},") : PUT_LIT(p, "}");
     }
-    w = snprintf(buf + off, cap - off, "],\"total_cents\":%" PRId64 ",\"expires_in\":%" PRId64 "}",
-                 cart_total(c), c->expires_in);
-    off += (size_t)w;
-    if (off >= cap) { /* cannot happen with the bound above; refuse a truncated body */
-        free(buf);
-        return NULL;
-    }
+    p = put_int(PUT_LIT(p, "],\"total_cents\":"), cart_total(c));
+    p = put_int(PUT_LIT(p, ",\"expires_in\":"), c->expires_in);
+    p = PUT_LIT(p, "}");
+    *p = '\0';
     if (len)
-        *len = off;
+        *len = (size_t)(p - buf);
     return buf;
 }
 
