@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "log.h"
@@ -125,20 +124,6 @@ static void api_cart_ok(struct api *a, struct http_resp *r, const struct cart *c
                  "cart=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d", c->id, a->cfg->ttl);
 }
 
-/* True when a Content-Type names application/json (parameters allowed). */
-static bool api_is_json(const char *ct)
-{
-    static const char want[] = "application/json";
-    if (!ct)
-        return false;
-    while (*ct == ' ')
-        ct++;
-    if (strncasecmp(ct, want, sizeof want - 1))
-        return false;
-    ct += sizeof want - 1;
-    return *ct == '\0' || *ct == ';' || *ct == ' ';
-}
-
 /* Check size and media type of a body an endpoint reads. */
 static bool api_body_ok(const struct http_req *req, struct http_resp *r)
 {
@@ -146,38 +131,10 @@ static bool api_body_ok(const struct http_req *req, struct http_resp *r)
         api_fail(r, API_E_BODY_TOO_LARGE, NULL, NULL);
         return false;
     }
-    if (req->body_len > 0 && !api_is_json(req->content_type)) {
+    if (req->body_len > 0 && !wire_is_json(req->content_type)) {
         api_fail(r, API_E_UNSUPPORTED_MEDIA_TYPE, NULL, NULL);
         return false;
     }
-    return true;
-}
-
-/* Parse If-Match ("3", W/"3", 3 or *) into a version, -1 for none or any. */
-static bool api_if_match(const char *h, int64_t *out)
-{
-    *out = -1;
-    if (!h)
-        return true;
-    while (*h == ' ')
-        h++;
-    if (!strcmp(h, "*"))
-        return true;
-    if (!strncmp(h, "W/", 2))
-        h += 2;
-    bool quoted = *h == '"';
-    h += quoted;
-    char *end;
-    if (*h < '0' || *h > '9')
-        return false;
-    long long v = strtoll(h, &end, 10);
-    if (quoted && *end++ != '"')
-        return false;
-    while (*end == ' ')
-        end++;
-    if (*end)
-        return false;
-    *out = v;
     return true;
 }
 
@@ -354,7 +311,7 @@ static bool api_decode_change(const struct http_req *req, const struct route_mat
         api_fail(r, api_from_wire(ws), err, NULL);
         return false;
     }
-    if (!api_if_match(req->if_match, &chg->if_match)) {
+    if (!wire_if_match(req->if_match, &chg->if_match)) {
         api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
         return false;
     }
@@ -369,7 +326,7 @@ static void api_cart_op(struct api *a, const struct http_req *req, struct route_
     int64_t im = -1;
     if (!api_resolve_id(a, req, m, r))
         return;
-    if (m->action == ACT_DELETE && !api_if_match(req->if_match, &im))
+    if (m->action == ACT_DELETE && !wire_if_match(req->if_match, &im))
         return api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
     if (m->action != ACT_GET && m->action != ACT_DELETE && !api_decode_change(req, m, &chg, r))
         return;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -350,4 +351,46 @@ const char *wire_status_name(enum wire_status st)
     case WIRE_INVALID_SKU: return "invalid_sku";
     }
     return "unknown";
+}
+
+/* True when a Content-Type names application/json (parameters allowed). */
+bool wire_is_json(const char *ct)
+{
+    static const char want[] = "application/json";
+    if (!ct)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    if (strncasecmp(ct, want, sizeof want - 1))
+        return false;
+    ct += sizeof want - 1;
+    return *ct == '\0' || *ct == ';' || *ct == ' ';
+}
+
+/* Parse If-Match ("3", W/"3", 3 or *) into a version, -1 for none or any. */
+bool wire_if_match(const char *h, int64_t *out)
+{
+    *out = -1;
+    if (!h)
+        return true;
+    while (*h == ' ')
+        h++;
+    if (!strcmp(h, "*"))
+        return true;
+    if (!strncmp(h, "W/", 2))
+        h += 2;
+    bool quoted = *h == '"';
+    h += quoted;
+    char *end;
+    if (*h < '0' || *h > '9')
+        return false;
+    long long v = strtoll(h, &end, 10);
+    if (quoted && *end++ != '"')
+        return false;
+    while (*end == ' ')
+        end++;
+    if (*end)
+        return false;
+    *out = v;
+    return true;
 }

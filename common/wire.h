@@ -1,13 +1,16 @@
 /* wire: what crosses the wire as JSON, on jansson.
  *
  * Decodes and validates request bodies into a struct cart_change (types,
- * known keys, sku syntax: the 400 class of errors), and encodes carts and
- * error bodies. Pure functions, thread-safe. Range checks (422) belong to
+ * known keys, sku syntax: the 400 class of errors), checks Content-Type,
+ * parses If-Match, and encodes carts and error bodies. Pure functions,
+ * thread-safe. Range checks (422) belong to
  * cart_apply, so both stores enforce them the same way. */
 #ifndef WIRE_H
 #define WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cart.h"
 
@@ -35,6 +38,13 @@ char *wire_cart_json(const struct cart *c, size_t *len);
 
 /* Encode {"error":{"code","message"[,"owner"]}} (malloc'd); owner may be NULL. */
 char *wire_error_json(const char *code, const char *message, const char *owner, size_t *len);
+
+/* True when a Content-Type names application/json (parameters allowed). */
+bool wire_is_json(const char *content_type);
+
+/* Parse If-Match ("3", W/"3", 3 or *) into a version, -1 for none or any;
+ * false when it is none of these (it can never match). */
+bool wire_if_match(const char *header, int64_t *out);
 
 /* A static snake_case name for a status ("invalid_json", ...). */
 const char *wire_status_name(enum wire_status st);
