@@ -440,3 +440,29 @@ Test(wire, status_names)
     cr_assert_str_eq(wire_status_name(WIRE_UNKNOWN_FIELD), "unknown_field");
     cr_assert_str_eq(wire_status_name(WIRE_INVALID_SKU), "invalid_sku");
 }
+
+/* Content-Type: application/json in any case, with parameters; nothing else. */
+Test(wire, is_json)
+{
+    cr_expect(wire_is_json("application/json"));
+    cr_expect(wire_is_json("Application/JSON; charset=utf-8"));
+    cr_expect(wire_is_json(" application/json"));
+    cr_expect_not(wire_is_json(NULL));
+    cr_expect_not(wire_is_json("text/plain"));
+    cr_expect_not(wire_is_json("application/jsonx"));
+    cr_expect_not(wire_is_json("application/json-patch+json"));
+}
+
+/* If-Match: "3", W/"3", 3 and * parse; anything else can never match. */
+Test(wire, if_match)
+{
+    int64_t v = 0;
+    cr_expect(wire_if_match(NULL, &v) && v == -1);
+    cr_expect(wire_if_match("\"3\"", &v) && v == 3);
+    cr_expect(wire_if_match("W/\"12\"", &v) && v == 12);
+    cr_expect(wire_if_match("7", &v) && v == 7);
+    cr_expect(wire_if_match("*", &v) && v == -1);
+    const char *bad[] = { "", "\"\"", "\"3", "3\"", "abc", "\"-1\"", "\"3\" x", "W/3x" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_expect_not(wire_if_match(bad[i], &v), "'%s' parsed", bad[i]);
+}
