@@ -346,6 +346,8 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *r)
     struct route_match m;
     enum route_status rs = route_match(req->method, req->path, &m);
     r->route = m.kind;
+    if (req->closing) /* shutting down: start nothing, the connection closes */
+        return api_fail(r, API_E_DRAINING, "this instance is shutting down", NULL);
     switch (rs) {
     case ROUTE_OK: break;
     case ROUTE_BAD_METHOD:

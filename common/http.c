@@ -23,6 +23,7 @@ struct http_server {
     void *ud;
     char instance[128];
     atomic_uint inflight;
+    atomic_bool closing;
 };
 
 /* Per-request state, freed by on_completed. */
@@ -89,6 +90,8 @@ static enum MHD_Result http_send(struct http_server *s, struct MHD_Connection *c
     http_add(r, "X-Request-Id", reqid);
     if (out->no_store)
         http_add(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (atomic_load_explicit(&s->closing, memory_order_relaxed))
+        http_add(r, MHD_HTTP_HEADER_CONNECTION, "close");
     http_add(r, MHD_HTTP_HEADER_LOCATION, out->location);
     http_add(r, MHD_HTTP_HEADER_SET_COOKIE, out->set_cookie);
     http_add(r, MHD_HTTP_HEADER_ALLOW, out->allow);
@@ -140,6 +143,7 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
                                                 MHD_HTTP_HEADER_IF_MATCH),
         .cookie_cart = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "cart"),
         .request_id = st->reqid,
+        .closing = atomic_load_explicit(&s->closing, memory_order_relaxed),
     };
     st->resp.status = 500; /* the rest is zero: st came from calloc */
     s->handler(s->ud, &req, &st->resp);
@@ -312,6 +316,11 @@ void http_quiesce(struct http_server *s)
     MHD_socket fd = MHD_quiesce_daemon(s->d);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+}
+
+void http_closing(struct http_server *s)
+{
+    atomic_store(&s->closing, true);
 }
 
 unsigned http_inflight(struct http_server *s)

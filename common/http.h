@@ -27,6 +27,7 @@ struct http_req {
     const char *if_match;         /* raw If-Match header, or NULL */
     const char *cookie_cart;      /* value of the "cart" cookie, or NULL */
     const char *request_id;       /* echoed X-Request-Id, or a generated one */
+    bool closing;                 /* the server is shutting down (see http_closing) */
 };
 
 struct http_resp {
@@ -75,10 +76,16 @@ void http_resume(struct http_resp *resp);
 /* Stop accepting new connections; open ones are still served. */
 void http_quiesce(struct http_server *s);
 
+/* From now on every request is marked closing (the handler should refuse it
+ * without starting work) and its connection closes after the answer, so that
+ * in-flight requests can run out before http_stop. */
+void http_closing(struct http_server *s);
+
 /* Requests that have started and not yet completed. */
 unsigned http_inflight(struct http_server *s);
 
-/* Stop the pool, close every connection and free the server. */
+/* Stop the pool, close every connection and free the server; no request may
+ * be deferred any more (http_inflight() == 0). */
 void http_stop(struct http_server *s);
 
 #endif

@@ -78,7 +78,8 @@ static int svc_config(struct cfg *c, enum cfg_kind kind, const char *service,
 }
 
 /* Drain: /readyz 503 at once, keep serving DRAIN_SECONDS (a second signal cuts it short),
- * stop accepting, then let in-flight requests finish. */
+ * stop accepting, refuse new requests on open connections (503, then close),
+ * and let in-flight requests finish. */
 static void svc_drain(struct api *a, struct http_server *srv, const sigset_t *set, int secs)
 {
     api_set_draining(a);
@@ -89,6 +90,7 @@ static void svc_drain(struct api *a, struct http_server *srv, const sigset_t *se
             log_msg(LOG_WARN, "draining", "second signal: drain cut short");
     }
     http_quiesce(srv);
+    http_closing(srv);
     for (int ms = 0; http_inflight(srv) > 0 && ms < SVC_FINISH_WAIT_MS; ms += 10)
         usleep(10 * 1000);
 }
@@ -137,6 +139,12 @@ int svc_main(enum cfg_kind kind, const char *service, svc_store_open open,
     sigwait(&set, &sig);
     log_msg(LOG_INFO, "signal", "%s received", strsignal(sig));
     svc_drain(&a, srv, &set, c.drain_seconds);
+    unsigned left = http_inflight(srv);
+    if (left > 0) { /* a request stuck past the wait: leave without tearing down under it */
+        log_msg(LOG_WARN, "stopped", "%u requests still in flight after %d ms; exiting",
+                left, SVC_FINISH_WAIT_MS);
+        return 0;
+    }
     http_stop(srv);
     peer_stop(a.peers);
     st.ops->destroy(st.self);
