@@ -157,17 +157,16 @@ static bool api_resolve_id(struct api *a, const struct http_req *req, struct rou
         api_fail(r, API_E_CART_NOT_FOUND, NULL, NULL);
         return false;
     }
-    if (strcmp(tag, a->tag) && peer_owner(a->peers, tag) == PEER_GONE) {
+    if (!strcmp(tag, a->tag))
+        return true;
+    if (peer_owner(a->peers, tag) == PEER_GONE) {
         api_fail(r, API_E_CART_NOT_FOUND, "the instance that held this cart is gone", NULL);
         return false;
     }
-    if (strcmp(tag, a->tag)) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "this cart is held by instance tag '%s'", tag);
-        api_fail(r, API_E_MISDIRECTED, msg, tag);
-        return false;
-    }
-    return true;
+    char msg[96];
+    snprintf(msg, sizeof msg, "this cart is held by instance tag '%s'", tag);
+    api_fail(r, API_E_MISDIRECTED, msg, tag);
+    return false;
 }
 
 /* One store call of a request, and what answering it needs. */

@@ -1,8 +1,11 @@
 /* store_redis: the Redis cart store of stateless-svc, on hiredis.
  *
- * One redisContext per calling thread (created on first use, freed when the
- * thread ends), connect and command timeouts, reconnect after any error.
- * Each change is one Lua script (EVALSHA, reloaded on NOSCRIPT) that checks
+ * Cart calls submitted through ops.submit (what the service uses) go to one
+ * pipeline thread and its connection (rpipe.h), so no caller waits on Redis.
+ * The plain ops (and ping/stats) use one redisContext per calling thread
+ * (created on first use, freed when the thread ends). Both have connect and
+ * command timeouts and reconnect after any error (rconn.h).
+ * Each call is one Lua script (EVALSHA, reloaded on NOSCRIPT) that checks
  * If-Match, applies the change with the cart model's limits, bumps the
  * version and renews the TTL in one round trip. Keys: "cart:{<id>}", a hash
  * with field "v" (version) and one field "s:<sku>" = "<qty> <price>" per line.
