@@ -165,9 +165,7 @@ void topo_up(struct topo *t)
     snprintf(t->dir, sizeof t->dir, "/tmp/cartpair-routing-XXXXXX");
     cr_assert_not_null(mkdtemp(t->dir));
     const char *over = getenv("CARTPAIR_LOCAL");
-    char src[1024];
-    snprintf(src, sizeof src, "%s", __FILE__);
-    snprintf(t->script, sizeof t->script, "%s/../deploy/local/cartpair-local", dirname(src));
+    snprintf(t->script, sizeof t->script, "%s/deploy/local/cartpair-local", CARTPAIR_SOURCE_DIR);
     if (over && *over)
         snprintf(t->script, sizeof t->script, "%s", over);
     char bin[1024];
