@@ -1,5 +1,6 @@
 /* cfg: configuration from environment variables and command-line flags (see cfg.h). */
 #include "cfg.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,19 +70,6 @@ static const struct opt opts[] = {
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
-/* Format an error message into err (when there is one); returns -1. */
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* Parse the n chars at s as a decimal integer in min..max, nothing else allowed. */
 static bool parse_range(const char *s, size_t n, long min, long max, long *out)
 {
@@ -118,12 +106,12 @@ static int redis_password(const char **p, struct cfg_redis *out, char *err, size
     if (!at)
         return 0;
     if (**p != ':')
-        return fail(err, errlen, "user names are not supported, use :password@");
+        return util_seterr(err, errlen, "user names are not supported, use :password@");
     size_t plen = (size_t)(at - *p - 1);
     if (plen == 0)
-        return fail(err, errlen, "the password is empty");
+        return util_seterr(err, errlen, "the password is empty");
     if (plen >= sizeof out->password)
-        return fail(err, errlen, "the password is too long");
+        return util_seterr(err, errlen, "the password is too long");
     memcpy(out->password, *p + 1, plen);
     *p = at + 1;
     return 0;
@@ -134,16 +122,16 @@ static int redis_unix(const char *p, struct cfg_redis *out, char *err, size_t er
 {
     size_t n = strcspn(p, "?");
     if (n == 0 || p[0] != '/')
-        return fail(err, errlen, "the socket path must be absolute (unix:///run/redis.sock)");
+        return util_seterr(err, errlen, "the socket path must be absolute (unix:///run/redis.sock)");
     if (n >= sizeof out->host || n >= 108)
-        return fail(err, errlen, "the socket path is too long");
+        return util_seterr(err, errlen, "the socket path is too long");
     memcpy(out->host, p, n);
     out->unix_socket = true;
     p += n;
     long v;
     if (*p == '?') {
         if (strncmp(p, "?db=", 4) != 0 || !parse_range(p + 4, strlen(p + 4), 0, 15, &v))
-            return fail(err, errlen, "the only parameter is ?db=N with N in 0..15");
+            return util_seterr(err, errlen, "the only parameter is ?db=N with N in 0..15");
         out->db = (int)v;
     }
     return 0;
@@ -157,7 +145,7 @@ int cfg_parse_redis_url(const char *url, struct cfg_redis *out, char *err, size_
     out->port = 6379;
     bool unix_sock = url && strncmp(url, "unix://", 7) == 0;
     if (!url || (!unix_sock && strncmp(url, "redis://", 8) != 0))
-        return fail(err, errlen, "the scheme must be redis:// or unix://");
+        return util_seterr(err, errlen, "the scheme must be redis:// or unix://");
     const char *p = url + (unix_sock ? 7 : 8);
     if (redis_password(&p, out, err, errlen) != 0)
         return -1;
@@ -165,28 +153,28 @@ int cfg_parse_redis_url(const char *url, struct cfg_redis *out, char *err, size_
         return redis_unix(p, out, err, errlen);
     size_t hlen = strcspn(p, ":/");
     if (hlen == 0)
-        return fail(err, errlen, "the host is empty");
+        return util_seterr(err, errlen, "the host is empty");
     if (hlen >= sizeof out->host)
-        return fail(err, errlen, "the host is too long");
+        return util_seterr(err, errlen, "the host is too long");
     static const char host_chars[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_";
     for (size_t i = 0; i < hlen; i++)
         if (!strchr(host_chars, p[i]))
-            return fail(err, errlen, "the host must be a name or an IPv4 address");
+            return util_seterr(err, errlen, "the host must be a name or an IPv4 address");
     memcpy(out->host, p, hlen);
     p += hlen;
     long v;
     if (*p == ':') {
         size_t n = strcspn(++p, "/");
         if (!parse_range(p, n, 1, 65535, &v))
-            return fail(err, errlen, "the port must be an integer in 1..65535");
+            return util_seterr(err, errlen, "the port must be an integer in 1..65535");
         out->port = (int)v;
         p += n;
     }
     if (*p == '/') {
         size_t n = strlen(++p);
         if (n > 0 && !parse_range(p, n, 0, 15, &v))
-            return fail(err, errlen, "the db must be an integer in 0..15");
+            return util_seterr(err, errlen, "the db must be an integer in 0..15");
         out->db = n > 0 ? (int)v : 0;
     }
     return 0;
@@ -200,22 +188,22 @@ int cfg_parse_peers(const char *list, struct cfg_peer *out, size_t max, char *er
         size_t len = strcspn(p, ","), hlen;
         const char *colon = memchr(p, ':', len);
         if (!colon)
-            return fail(err, errlen, "entry %zu has no :port", n + 1);
+            return util_seterr(err, errlen, "entry %zu has no :port", n + 1);
         if (n == max)
-            return fail(err, errlen, "more than %zu peers", max);
+            return util_seterr(err, errlen, "more than %zu peers", max);
         hlen = (size_t)(colon - p);
         if (hlen == 0 || hlen >= sizeof out[n].host || strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                 "abcdefghijklmnopqrstuvwxyz0123456789.-_") != hlen)
-            return fail(err, errlen, "entry %zu: the host must be a name or IPv4 address", n + 1);
+            return util_seterr(err, errlen, "entry %zu: the host must be a name or IPv4 address", n + 1);
         long port;
         if (!parse_range(colon + 1, len - hlen - 1, 1, 65535, &port))
-            return fail(err, errlen, "entry %zu: the port must be in 1..65535", n + 1);
+            return util_seterr(err, errlen, "entry %zu: the port must be in 1..65535", n + 1);
         memcpy(out[n].host, p, hlen);
         out[n].host[hlen] = '\0';
         out[n++].port = (int)port;
         p += len;
         if (*p == ',' && !*++p)
-            return fail(err, errlen, "a trailing comma");
+            return util_seterr(err, errlen, "a trailing comma");
     }
     return (int)n;
 }
@@ -270,7 +258,7 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
     case T_INT:
     case T_LONG:
         if (!parse_range(v, strlen(v), o->min, o->max, &n))
-            return fail(err, errlen, "%s: '%s' is not an integer in %ld..%ld", who, v, o->min, o->max);
+            return util_seterr(err, errlen, "%s: '%s' is not an integer in %ld..%ld", who, v, o->min, o->max);
         if (o->type == T_INT)
             *(int *)field = (int)n;
         else
@@ -280,35 +268,35 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
         unsigned char a[sizeof(struct in6_addr)];
         if (strlen(v) >= sizeof c->listen_addr ||
             (inet_pton(AF_INET, v, a) != 1 && inet_pton(AF_INET6, v, a) != 1))
-            return fail(err, errlen, "%s: '%s' is not an IPv4 or IPv6 address", who, v);
+            return util_seterr(err, errlen, "%s: '%s' is not an IPv4 or IPv6 address", who, v);
         break;
     }
     case T_ID:
         if (!instance_ok(v))
-            return fail(err, errlen, "%s: '%s' does not match [A-Za-z0-9._-]{1,63}", who, v);
+            return util_seterr(err, errlen, "%s: '%s' does not match [A-Za-z0-9._-]{1,63}", who, v);
         break;
     case T_REDIS:  /* the URL may hold a password: never echo it */
         if (strlen(v) >= sizeof c->redis_url)
-            return fail(err, errlen, "%s: the URL is longer than %zu bytes", who,
+            return util_seterr(err, errlen, "%s: the URL is longer than %zu bytes", who,
                         sizeof c->redis_url - 1);
         if (cfg_parse_redis_url(v, &r, why, sizeof why) != 0)
-            return fail(err, errlen, "%s: not a redis://[:password@]host[:port][/db] or unix://[:password@]/path[?db=N] URL: %s",
+            return util_seterr(err, errlen, "%s: not a redis://[:password@]host[:port][/db] or unix://[:password@]/path[?db=N] URL: %s",
                         who, why);
         break;
     case T_LEVEL:
         if (!log_level_parse(v, (enum log_level *)field))
-            return fail(err, errlen, "%s: '%s' is not one of debug, info, warn, error", who, v);
+            return util_seterr(err, errlen, "%s: '%s' is not one of debug, info, warn, error", who, v);
         return 0;
     case T_FORMAT:
         if (!log_format_parse(v, (enum log_format *)field))
-            return fail(err, errlen, "%s: '%s' is not one of text, json", who, v);
+            return util_seterr(err, errlen, "%s: '%s' is not one of text, json", who, v);
         return 0;
     case T_PEERS: {
         struct cfg_peer p[CFG_MAX_PEERS];
         if (strlen(v) >= sizeof c->peers)
-            return fail(err, errlen, "%s: longer than %zu bytes", who, sizeof c->peers - 1);
+            return util_seterr(err, errlen, "%s: longer than %zu bytes", who, sizeof c->peers - 1);
         if (cfg_parse_peers(v, p, CFG_MAX_PEERS, why, sizeof why) < 0)
-            return fail(err, errlen, "%s: not a host:port,... list: %s", who, why);
+            return util_seterr(err, errlen, "%s: not a host:port,... list: %s", who, why);
         break;
     }
     }
@@ -339,7 +327,7 @@ static enum cfg_status scan_args(int argc, char **argv, const char **vals,
         if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0)
             return CFG_VERSION;
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-            fail(err, errlen, "unexpected argument '%s' (see --help)", a);
+            util_seterr(err, errlen, "unexpected argument '%s' (see --help)", a);
             return CFG_ERROR;
         }
         const char *name = a + 2;
@@ -347,7 +335,7 @@ static enum cfg_status scan_args(int argc, char **argv, const char **vals,
         size_t n = eq ? (size_t)(eq - name) : strlen(name);
         int k = find_opt(name, n);
         if (k < 0) {
-            fail(err, errlen, "unknown option --%.*s (see --help)", (int)n, name);
+            util_seterr(err, errlen, "unknown option --%.*s (see --help)", (int)n, name);
             return CFG_ERROR;
         }
         if (eq) {
@@ -355,7 +343,7 @@ static enum cfg_status scan_args(int argc, char **argv, const char **vals,
         } else if (i + 1 < argc) {
             vals[k] = argv[++i];
         } else {
-            fail(err, errlen, "option --%s needs a value", opts[k].flag);
+            util_seterr(err, errlen, "option --%s needs a value", opts[k].flag);
             return CFG_ERROR;
         }
     }

@@ -1,5 +1,6 @@
 /* id: cart ids and request ids from getrandom(2) (see id.h). */
 #include "id.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -161,18 +162,6 @@ bool id_tag_of(const char *id, char *out, size_t outlen)
     return true;
 }
 
-/* FNV-1a, 32 bits. */
-static uint32_t fnv1a32(const char *s)
-{
-    uint32_t h = 2166136261u;
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
-
 /* Derive an instance tag: its [A-Za-z0-9] characters when there are 1..ID_TAG_MAX,
  * else "i" and 8 hex digits of the FNV-1a hash of the whole instance id. */
 void id_tag_from_instance(const char *instance, char *out, size_t outlen)
@@ -198,5 +187,5 @@ void id_tag_from_instance(const char *instance, char *out, size_t outlen)
     if (n > 0 && fits)
         snprintf(out, outlen, "%s", tag);
     else
-        snprintf(out, outlen, "i%08x", (unsigned)fnv1a32(instance));
+        snprintf(out, outlen, "i%08x", (unsigned)util_fnv1a32(instance));
 }

@@ -1,5 +1,6 @@
 /* wire: JSON request decoding and response encoding (see wire.h). */
 #include "wire.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -13,20 +14,6 @@
 /* Keys a body may hold; a NULL-terminated list per endpoint. */
 static const char *const add_keys[] = {"sku", "qty", "unit_price_cents", NULL};
 static const char *const set_keys[] = {"qty", "unit_price_cents", NULL};
-
-/* printf into the caller's err buffer, when there is one. */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Parse body as one JSON object: duplicates, trailing bytes and non-objects refused. */
 static enum wire_status load_object(const char *body, size_t len, json_t **out,
@@ -43,16 +30,16 @@ static enum wire_status load_object(const char *body, size_t len, json_t **out,
         enum json_error_code code = json_error_code(&je);
 
         if (code == json_error_numeric_overflow)
-            set_err(err, errlen, "number too large at position %d", je.position);
+            util_seterr(err, errlen, "number too large at position %d", je.position);
         else if (code == json_error_duplicate_key)
-            set_err(err, errlen, "duplicate key in object");
+            util_seterr(err, errlen, "duplicate key in object");
         else
-            set_err(err, errlen, "invalid JSON at position %d: %s", je.position, je.text);
+            util_seterr(err, errlen, "invalid JSON at position %d: %s", je.position, je.text);
         return WIRE_INVALID_JSON;
     }
     if (!json_is_object(root)) {
         json_decref(root);
-        set_err(err, errlen, "body must be a JSON object");
+        util_seterr(err, errlen, "body must be a JSON object");
         return WIRE_INVALID_JSON;
     }
     *out = root;
@@ -77,7 +64,7 @@ static enum wire_status check_keys(json_t *obj, const char *const *keys, char *e
 
     json_object_foreach(obj, key, val) {
         if (!key_allowed(key, keys)) {
-            set_err(err, errlen, "unknown field '%.64s'", key);
+            util_seterr(err, errlen, "unknown field '%.64s'", key);
             return WIRE_UNKNOWN_FIELD;
         }
     }
@@ -94,11 +81,11 @@ static enum wire_status get_int(json_t *obj, const char *key, bool required, int
     if (!v) {
         if (!required)
             return WIRE_OK;
-        set_err(err, errlen, "field '%s' is required", key);
+        util_seterr(err, errlen, "field '%s' is required", key);
         return WIRE_INVALID_FIELD;
     }
     if (!json_is_integer(v)) {
-        set_err(err, errlen, "field '%s' must be an integer", key);
+        util_seterr(err, errlen, "field '%s' must be an integer", key);
         return WIRE_INVALID_FIELD;
     }
     *out = (int64_t)json_integer_value(v);
@@ -138,7 +125,7 @@ enum wire_status wire_parse_create(const char *body, size_t len, char *err, size
     enum wire_status st;
     size_t i = 0;
 
-    set_err(err, errlen, "%s", "");
+    util_seterr(err, errlen, "%s", "");
     while (body && i < len && is_json_space(body[i]))
         i++;
     if (!body || i == len)
@@ -163,7 +150,7 @@ enum wire_status wire_parse_add(const char *body, size_t len, struct cart_change
     json_t *root, *sku;
     enum wire_status st;
 
-    set_err(err, errlen, "%s", "");
+    util_seterr(err, errlen, "%s", "");
     change_init(&chg, CART_OP_ADD);
     st = load_object(body, len, &root, err, errlen);
     if (st != WIRE_OK)
@@ -173,12 +160,12 @@ enum wire_status wire_parse_add(const char *body, size_t len, struct cart_change
         goto out;
     sku = json_object_get(root, "sku");
     if (!sku || !json_is_string(sku)) {
-        set_err(err, errlen, sku ? "field 'sku' must be a string" : "field 'sku' is required");
+        util_seterr(err, errlen, sku ? "field 'sku' must be a string" : "field 'sku' is required");
         st = WIRE_INVALID_FIELD;
         goto out;
     }
     if (!cart_sku_valid(json_string_value(sku), json_string_length(sku))) {
-        set_err(err, errlen, "field 'sku' must match [A-Za-z0-9._-]{1,64}");
+        util_seterr(err, errlen, "field 'sku' must match [A-Za-z0-9._-]{1,64}");
         st = WIRE_INVALID_SKU;
         goto out;
     }
@@ -199,10 +186,10 @@ enum wire_status wire_parse_set(const char *body, size_t len, const char *sku,
     json_t *root;
     enum wire_status st;
 
-    set_err(err, errlen, "%s", "");
+    util_seterr(err, errlen, "%s", "");
     change_init(&chg, CART_OP_SET);
     if (!sku || !cart_sku_valid(sku, strnlen(sku, CART_SKU_MAX + 1))) {
-        set_err(err, errlen, "sku must match [A-Za-z0-9._-]{1,64}");
+        util_seterr(err, errlen, "sku must match [A-Za-z0-9._-]{1,64}");
         return WIRE_INVALID_SKU;
     }
     memcpy(chg.sku, sku, strlen(sku));

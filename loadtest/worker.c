@@ -1,5 +1,6 @@
 /* worker: one cartload thread: its users, its epoll loop, its stats (see worker.h). */
 #include "worker.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -34,9 +35,7 @@ struct worker_user {
 
 int64_t worker_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return util_mono_ns();
 }
 
 /* ---- the ready heap (a binary min-heap of user indices by ready_ns) ---- */

@@ -1,6 +1,7 @@
 /* harness: real processes (redis-server, the services) for the integration tests.
  * See harness.h. */
 #include "harness.h"
+#include "util.h"
 
 #include <stdatomic.h>
 
@@ -29,9 +30,7 @@ extern char **environ;
 /* Milliseconds on a monotonic clock. */
 long long harness_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)util_mono_ms();
 }
 
 /* Sleep for ms milliseconds. */
