@@ -134,8 +134,8 @@ static enum store_status sr_ttl_op(struct sr *s, int i, const char *id, struct c
 }
 
 /* ops.create: a new cart with version 0. */
-static enum store_status sr_create(void *self, const char *id, struct cart *out,
-                                   char *err, size_t errlen)
+static enum store_status sr_create(void *self, const char *id, struct store_idem *ik,
+                                   struct cart *out, char *err, size_t errlen)
 {
     return sr_ttl_op(self, RSCRIPT_CREATE, id, out, err, errlen);
 }
@@ -149,7 +149,7 @@ static enum store_status sr_get(void *self, const char *id, struct cart *out,
 
 /* ops.change: one add, set or remove in one script call. */
 static enum store_status sr_change(void *self, const char *id, const struct cart_change *chg,
-                                   struct cart *out, enum cart_status *cst,
+                                   struct store_idem *ik, struct cart *out, enum cart_status *cst,
                                    char *err, size_t errlen)
 {
     struct sr *s = self;
@@ -166,7 +166,7 @@ static enum store_status sr_change(void *self, const char *id, const struct cart
 
 /* ops.del: delete a cart, honouring If-Match. */
 static enum store_status sr_del(void *self, const char *id, int64_t if_match,
-                                enum cart_status *cst, char *err, size_t errlen)
+                                struct store_idem *ik, enum cart_status *cst, char *err, size_t errlen)
 {
     struct rscript_args a;
     enum cart_status dummy;
