@@ -6,12 +6,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "idem.h"
 #include "log.h"
 #include "metrics.h"
 #include "probe.h"
 #include "wire.h"
 
 #define API_RETRY_AFTER 1
+#define API_CREATE_KEY_MIN 16     /* a create's key names its cart: at least 96 bits */
 
 static const struct {
     unsigned status;
@@ -37,6 +39,10 @@ static const struct {
     [API_E_STORE_UNAVAILABLE] = {503, "store_unavailable", "the cart store is unreachable; retry later"},
     [API_E_CAPACITY] = {503, "capacity", "this instance holds the most carts allowed; retry later"},
     [API_E_DRAINING] = {503, "draining", "this instance is shutting down; retry elsewhere"},
+    [API_E_INVALID_IDEMPOTENCY_KEY] = {400, "invalid_idempotency_key",
+        "Idempotency-Key must be characters of [A-Za-z0-9._-], at least 1 (16 on POST /carts)"},
+    [API_E_IDEMPOTENCY_KEY_REUSED] = {422, "idempotency_key_reused",
+        "this Idempotency-Key was used for another request"},
     [API_E_INTERNAL] = {500, "internal", "internal error"},
 };
 
@@ -95,6 +101,7 @@ void api_store_fail(struct http_resp *r, enum store_status st, enum cart_status 
     enum api_error e = st == STORE_NOT_FOUND ? API_E_CART_NOT_FOUND
                      : st == STORE_REJECTED ? api_from_cart(cst)
                      : st == STORE_CAPACITY ? API_E_CAPACITY
+                     : st == STORE_KEY_REUSED ? API_E_IDEMPOTENCY_KEY_REUSED
                      : st == STORE_UNAVAILABLE ? API_E_STORE_UNAVAILABLE : API_E_INTERNAL;
     const char *msg = st == STORE_REJECTED && cst == CART_PRICE_REQUIRED
                     ? "unit_price_cents is required for a new line" : NULL;
@@ -179,6 +186,26 @@ struct api_call {
     int tries;                    /* create: ids tried */
 };
 
+/* Answer with the stored first answer of a remembered key (the body moves to r). */
+static void api_replay(struct api_call *c)
+{
+    struct http_resp *r = c->resp;
+    struct idem_answer *ans = &c->req.idem.ans;
+    r->status = ans->status;
+    r->body = ans->body;
+    r->body_len = ans->body_len;
+    ans->body = NULL;
+    r->no_store = true;
+    r->replayed = true;
+    if (ans->version >= 0)
+        snprintf(r->etag, sizeof r->etag, "\"%lld\"", (long long)ans->version);
+    if (c->cookie)
+        snprintf(r->set_cookie, sizeof r->set_cookie,
+                 "cart=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d", c->req.id, c->a->cfg->ttl);
+    if (c->req.op == STORE_OP_CREATE)
+        snprintf(r->location, sizeof r->location, "/carts/%s", c->req.id);
+}
+
 /* Draw a new cart id for a create; false when there is no randomness. */
 static bool api_new_id(struct api_call *c)
 {
@@ -192,9 +219,14 @@ static bool api_call_answer(struct api_call *c)
 {
     struct store_req *q = &c->req;
     struct http_resp *r = c->resp;
-    if (q->op == STORE_OP_CREATE && q->st == STORE_EXISTS && c->tries < 3 && api_new_id(c))
+    if (q->op == STORE_OP_CREATE && q->st == STORE_EXISTS && !q->idem.key[0] && c->tries < 3 &&
+        api_new_id(c))
         return true;
-    if (q->st != STORE_OK) {
+    if (q->op == STORE_OP_CREATE && q->st == STORE_EXISTS && q->idem.key[0])
+        q->st = STORE_KEY_REUSED;  /* the key's cart lives on, but forgot the key */
+    if (q->st == STORE_OK && q->idem.replayed) {
+        api_replay(c);
+    } else if (q->st != STORE_OK) {
         api_store_fail(r, q->st, q->cst, q->err);
     } else if (q->op == STORE_OP_DEL) {
         r->status = 204;
@@ -202,7 +234,8 @@ static bool api_call_answer(struct api_call *c)
             snprintf(r->set_cookie, sizeof r->set_cookie,
                      "cart=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     } else {
-        api_cart_ok(c->a, r, &c->cart, q->op == STORE_OP_CREATE ? 201 : 200, c->cookie);
+        api_cart_ok(c->a, r, &c->cart, q->op == STORE_OP_CREATE ? STORE_ANSWER_CREATED
+                                                                 : STORE_ANSWER_CHANGED, c->cookie);
         if (q->op == STORE_OP_CREATE)
             snprintf(r->location, sizeof r->location, "/carts/%s", c->cart.id);
     }
@@ -218,6 +251,7 @@ static void api_call_done(struct store_req *q)
         return;
     }
     cart_free(&c->cart);
+    idem_answer_free(&c->req.idem.ans);
     http_resume(c->resp);
     free(c);
 }
@@ -239,6 +273,7 @@ static void api_call_run(struct api_call *proto)
             store_exec(&proto->a->store, &proto->req);
         while (api_call_answer(proto));
         cart_free(&proto->cart);
+        idem_answer_free(&proto->req.idem.ans);
         return;
     }
     struct api_call *c = malloc(sizeof *c);
@@ -269,7 +304,27 @@ static void api_call_init(struct api_call *c, struct api *a, struct http_resp *r
     c->req.out = op == STORE_OP_DEL ? NULL : &c->cart;
 }
 
-/* POST /carts: a new empty cart, its Location and its cookie. */
+/* Read a change's Idempotency-Key (at least min_len characters) into ik, with
+ * the fingerprint of method, normalized path npath and body; false (400 in r)
+ * when the key is malformed. No key: ik->key is "". */
+static bool api_idem(const struct http_req *req, const char *npath, size_t min_len,
+                     struct store_idem *ik, struct http_resp *r)
+{
+    memset(ik, 0, sizeof *ik);
+    if (!req->idem_key)
+        return true;
+    if (!idem_key_valid(req->idem_key) || strlen(req->idem_key) < min_len) {
+        api_fail(r, API_E_INVALID_IDEMPOTENCY_KEY, NULL, NULL);
+        return false;
+    }
+    snprintf(ik->key, sizeof ik->key, "%s", req->idem_key);
+    ik->fp = idem_fingerprint(req->method, npath, req->body, req->body_len);
+    return true;
+}
+
+/* POST /carts: a new empty cart, its Location and its cookie. A keyed create
+ * makes the cart whose id derives from the key (idem_cart_id), so that its
+ * retry finds that cart and the key in it. */
 static void api_create(struct api *a, const struct http_req *req, struct http_resp *r)
 {
     char err[256] = "";
@@ -282,7 +337,13 @@ static void api_create(struct api *a, const struct http_req *req, struct http_re
         return api_fail(r, API_E_DRAINING, NULL, NULL);
     struct api_call c;
     api_call_init(&c, a, r, STORE_OP_CREATE, "", true);
-    if (!api_new_id(&c)) {
+    if (!api_idem(req, "/carts", API_CREATE_KEY_MIN, &c.req.idem, r)) {
+        cart_free(&c.cart);
+        return;
+    }
+    if (c.req.idem.key[0])
+        idem_cart_id(a->tag, c.req.idem.key, c.req.id, sizeof c.req.id);
+    else if (!api_new_id(&c)) {
         cart_free(&c.cart);
         return api_fail(r, API_E_INTERNAL, "no randomness for a cart id", NULL);
     }
@@ -331,8 +392,18 @@ static void api_cart_op(struct api *a, const struct http_req *req, struct route_
         return;
     enum store_op op = m->action == ACT_GET ? STORE_OP_GET
                      : m->action == ACT_DELETE ? STORE_OP_DEL : STORE_OP_CHANGE;
+    char npath[CART_ID_MAX + CART_SKU_MAX + 32];
+    snprintf(npath, sizeof npath, "/carts/%s%s%s", m->id,
+             m->action == ACT_ADD || m->kind == ROUTE_ITEM ? "/items" : "",
+             m->kind == ROUTE_ITEM ? "/" : "");
+    snprintf(npath + strlen(npath), sizeof npath - strlen(npath), "%s",
+             m->kind == ROUTE_ITEM ? m->sku : "");
     struct api_call c;
     api_call_init(&c, a, r, op, m->id, m->by_cookie);
+    if (op != STORE_OP_GET && !api_idem(req, npath, 1, &c.req.idem, r)) {
+        cart_free(&c.cart);
+        return;
+    }
     c.req.if_match = im;
     if (op == STORE_OP_CHANGE)
         c.req.chg = chg;

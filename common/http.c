@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "id.h"
+#include "idem.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -96,6 +97,8 @@ static enum MHD_Result http_send(struct http_server *s, struct MHD_Connection *c
     http_add(r, MHD_HTTP_HEADER_SET_COOKIE, out->set_cookie);
     http_add(r, MHD_HTTP_HEADER_ALLOW, out->allow);
     http_add(r, MHD_HTTP_HEADER_ETAG, out->etag);
+    if (out->replayed)
+        http_add(r, IDEM_REPLAYED_HEADER, "true");
     if (out->retry_after > 0) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", out->retry_after);
@@ -142,6 +145,7 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
         .if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_IF_MATCH),
         .cookie_cart = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "cart"),
+        .idem_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, IDEM_HEADER),
         .request_id = st->reqid,
         .closing = atomic_load_explicit(&s->closing, memory_order_relaxed),
     };

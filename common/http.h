@@ -26,6 +26,7 @@ struct http_req {
     const char *content_type;     /* NULL when absent */
     const char *if_match;         /* raw If-Match header, or NULL */
     const char *cookie_cart;      /* value of the "cart" cookie, or NULL */
+    const char *idem_key;         /* raw Idempotency-Key header, or NULL */
     const char *request_id;       /* echoed X-Request-Id, or a generated one */
     bool closing;                 /* the server is shutting down (see http_closing) */
 };
@@ -36,6 +37,7 @@ struct http_resp {
     size_t body_len;
     const char *content_type;     /* NULL means application/json */
     bool no_store;                /* add Cache-Control: no-store */
+    bool replayed;                /* add Idempotent-Replayed: true */
     size_t route;                 /* metrics label index (see metrics_init) */
     char location[160];           /* Location, when not "" */
     char set_cookie[256];         /* Set-Cookie, when not "" */
