@@ -43,6 +43,8 @@ static const struct {
         "Idempotency-Key must be characters of [A-Za-z0-9._-], at least 1 (16 on POST /carts)"},
     [API_E_IDEMPOTENCY_KEY_REUSED] = {422, "idempotency_key_reused",
         "this Idempotency-Key was used for another request"},
+    [API_E_BAD_REQUEST] = {400, "bad_request", "the request is not valid HTTP/1.1"},
+    [API_E_NOT_IMPLEMENTED] = {501, "not_implemented", "the request needs a feature not implemented"},
     [API_E_INTERNAL] = {500, "internal", "internal error"},
 };
 
@@ -63,6 +65,7 @@ void api_fail(struct http_resp *r, enum api_error e, const char *msg, const char
     free(r->body);
     r->body = wire_error_json(code, msg && msg[0] ? msg : dflt, owner, &r->body_len);
     r->content_type = NULL;
+    r->no_store = true;
     if (r->status == 503)
         r->retry_after = API_RETRY_AFTER;
 }
@@ -230,6 +233,7 @@ static bool api_call_answer(struct api_call *c)
         api_store_fail(r, q->st, q->cst, q->err);
     } else if (q->op == STORE_OP_DEL) {
         r->status = 204;
+        r->no_store = true;
         if (c->cookie)
             snprintf(r->set_cookie, sizeof r->set_cookie,
                      "cart=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
@@ -416,6 +420,10 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *r)
     struct route_match m;
     enum route_status rs = route_match(req->method, req->path, &m);
     r->route = m.kind;
+    if (req->framing != FRAME_OK)
+        return api_fail(r, frame_not_implemented(req->framing) ? API_E_NOT_IMPLEMENTED
+                                                               : API_E_BAD_REQUEST,
+                        frame_message(req->framing), NULL);
     if (req->closing) /* shutting down: start nothing, the connection closes */
         return api_fail(r, API_E_DRAINING, "this instance is shutting down", NULL);
     switch (rs) {

@@ -353,18 +353,21 @@ const char *wire_status_name(enum wire_status st)
     return "unknown";
 }
 
-/* True when a Content-Type names application/json (parameters allowed). */
+/* True when a Content-Type names application/json; parameters may follow ';'
+ * with optional spaces or tabs around it. */
 bool wire_is_json(const char *ct)
 {
     static const char want[] = "application/json";
     if (!ct)
         return false;
-    while (*ct == ' ')
+    while (*ct == ' ' || *ct == '\t')
         ct++;
     if (strncasecmp(ct, want, sizeof want - 1))
         return false;
     ct += sizeof want - 1;
-    return *ct == '\0' || *ct == ';' || *ct == ' ';
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';';
 }
 
 /* Parse If-Match ("3", W/"3", 3 or *) into a version, -1 for none or any. */
