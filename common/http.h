@@ -16,7 +16,7 @@
 
 #include "frame.h"
 
-#define HTTP_BODY_MAX (16 * 1024)      /* larger bodies get 413, unbuffered */
+#define HTTP_BODY_MAX 16384            /* 16 KiB; larger bodies get 413, unbuffered */
 #define HTTP_DRAIN_MAX (1024 * 1024)   /* past this an over-limit body is not drained: 413 and close */
 
 struct http_req {

@@ -178,7 +178,7 @@ enum wire_status wire_parse_add(const char *body, size_t len, struct cart_change
         goto out;
     }
     if (!cart_sku_valid(json_string_value(sku), json_string_length(sku))) {
-        set_err(err, errlen, "field 'sku' must match [A-Za-z0-9._-]{1,64}");
+        set_err(err, errlen, "field 'sku' must match [A-Za-z0-9._-]{1," CART_STR(CART_SKU_MAX) "}");
         st = WIRE_INVALID_SKU;
         goto out;
     }
@@ -202,7 +202,7 @@ enum wire_status wire_parse_set(const char *body, size_t len, const char *sku,
     set_err(err, errlen, "%s", "");
     change_init(&chg, CART_OP_SET);
     if (!sku || !cart_sku_valid(sku, strnlen(sku, CART_SKU_MAX + 1))) {
-        set_err(err, errlen, "sku must match [A-Za-z0-9._-]{1,64}");
+        set_err(err, errlen, "sku must match [A-Za-z0-9._-]{1," CART_STR(CART_SKU_MAX) "}");
         return WIRE_INVALID_SKU;
     }
     memcpy(chg.sku, sku, strlen(sku));
