@@ -2,6 +2,11 @@
  * (the ops live in each service). */
 #include "store.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wire.h"
+
 /* A static snake_case name for a status. */
 const char *store_status_name(enum store_status st)
 {
@@ -12,6 +17,7 @@ const char *store_status_name(enum store_status st)
     case STORE_REJECTED: return "rejected";
     case STORE_CAPACITY: return "capacity";
     case STORE_UNAVAILABLE: return "store_unavailable";
+    case STORE_KEY_REUSED: return "idempotency_key_reused";
     case STORE_ERROR: return "store_error";
     }
     return "unknown";
@@ -25,18 +31,64 @@ void store_exec(const struct store *s, struct store_req *r)
     r->err[0] = '\0';
     switch (r->op) {
     case STORE_OP_CREATE:
-        r->st = s->ops->create(self, r->id, r->out, r->err, sizeof r->err);
+        r->st = s->ops->create(self, r->id, &r->idem, r->out, r->err, sizeof r->err);
         break;
     case STORE_OP_GET:
         r->st = s->ops->get(self, r->id, r->out, r->err, sizeof r->err);
         break;
     case STORE_OP_CHANGE:
-        r->st = s->ops->change(self, r->id, &r->chg, r->out, &r->cst, r->err, sizeof r->err);
+        r->st = s->ops->change(self, r->id, &r->chg, &r->idem, r->out, &r->cst, r->err, sizeof r->err);
         break;
     case STORE_OP_DEL:
-        r->st = s->ops->del(self, r->id, r->if_match, &r->cst, r->err, sizeof r->err);
+        r->st = s->ops->del(self, r->id, r->if_match, &r->idem, &r->cst, r->err, sizeof r->err);
         break;
     default:
         r->st = STORE_ERROR;
     }
+}
+
+/* True when ik carries a key. */
+bool store_idem_keyed(const struct store_idem *ik)
+{
+    return ik && ik->key[0];
+}
+
+/* Look ik up in rec: a replay, a reused key, or STORE_NOT_FOUND (go on). */
+enum store_status store_idem_check(const struct idem_rec *rec, struct store_idem *ik,
+                                   char *err, size_t errlen)
+{
+    const struct idem_entry *e = NULL;
+    if (!store_idem_keyed(ik))
+        return STORE_NOT_FOUND;
+    ik->replayed = false;
+    switch (idem_lookup(rec, ik->key, ik->fp, &e)) {
+    case IDEM_REPLAY:
+        if (idem_answer_of(e, &ik->ans) != IDEM_OK) {
+            snprintf(err, errlen, "out of memory copying a stored answer");
+            return STORE_ERROR;
+        }
+        ik->replayed = true;
+        return STORE_OK;
+    case IDEM_REUSED:
+        snprintf(err, errlen, "idempotency key %s was used for another request", ik->key);
+        return STORE_KEY_REUSED;
+    default:
+        return STORE_NOT_FOUND;
+    }
+}
+
+/* Remember ik with status and c's JSON. */
+enum store_status store_idem_remember(struct idem_rec *rec, const struct store_idem *ik,
+                                      unsigned status, const struct cart *c,
+                                      char *err, size_t errlen)
+{
+    size_t len = 0;
+    char *body = wire_cart_json(c, &len);
+    enum idem_status st = body ? idem_append(rec, ik->key, ik->fp, status, c->version, body, len)
+                               : IDEM_NOMEM;
+    free(body);
+    if (st == IDEM_OK)
+        return STORE_OK;
+    snprintf(err, errlen, "out of memory remembering idempotency key %s", ik->key);
+    return STORE_ERROR;
 }

@@ -4,7 +4,10 @@
  * by an FNV-1a hash of the cart id. The cart count is one atomic across all
  * shards: create reserves a slot with an increment and rolls it back when
  * the store is full. Entries remember their last access (CLOCK_MONOTONIC,
- * ms); an entry idle past the TTL is dropped when found and by the sweeper. */
+ * ms); an entry idle past the TTL is dropped when found and by the sweeper.
+ * Each entry holds its cart's idempotency record (idem.h), changed under the
+ * same shard lock as the cart: a keyed change is applied to a copy, its answer
+ * remembered, and only then the copy becomes the cart. */
 #include "store_mem.h"
 
 #include <pthread.h>
@@ -16,6 +19,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "idem.h"
+#include "wire.h"
+
 /* A failed uthash insert marks the entry instead of exiting the process. */
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(obj) ((obj)->add_failed = true)
@@ -26,6 +32,7 @@
 
 struct mem_entry {
     struct cart cart;             /* cart.id is the hash key */
+    struct idem_rec idem;         /* the cart's remembered keys */
     int64_t last_ms;              /* last access, CLOCK_MONOTONIC */
     bool add_failed;              /* set by uthash when an insert ran out of memory */
     UT_hash_handle hh;
@@ -95,6 +102,7 @@ static void entry_drop(struct mem_store *m, struct mem_shard *sh, struct mem_ent
 {
     HASH_DEL(sh->head, e);
     cart_free(&e->cart);
+    idem_free(&e->idem);
     free(e);
     atomic_fetch_sub(&m->count, 1);
 }
@@ -126,22 +134,28 @@ static enum store_status copy_out(struct mem_store *m, const struct cart *src,
     return STORE_OK;
 }
 
-/* Make and insert a new empty cart; lock held, a slot already reserved
- * (and given back on failure). */
+/* Make and insert a new empty cart (remembering ik with it); lock held, a
+ * slot already reserved (and given back on failure). */
 static enum store_status entry_insert(struct mem_store *m, struct mem_shard *sh,
-                                      const char *id, int64_t now, struct cart *out,
+                                      const char *id, int64_t now,
+                                      const struct store_idem *ik, struct cart *out,
                                       char *err, size_t errlen)
 {
     struct mem_entry *e = calloc(1, sizeof(*e));
     if (e) {
         cart_init(&e->cart, id);
+        e->cart.expires_in = m->ttl;
         e->last_ms = now;
-        if (copy_out(m, &e->cart, out, err, errlen) == STORE_OK) {
+        if ((!store_idem_keyed(ik) ||
+             store_idem_remember(&e->idem, ik, STORE_ANSWER_CREATED, &e->cart, err, errlen)
+                 == STORE_OK) &&
+            copy_out(m, &e->cart, out, err, errlen) == STORE_OK) {
             HASH_ADD_KEYPTR(hh, sh->head, e->cart.id, strlen(e->cart.id), e);
             if (!e->add_failed)
                 return STORE_OK;
         }
         cart_free(&e->cart);
+        idem_free(&e->idem);
         free(e);
     }
     atomic_fetch_sub(&m->count, 1);
@@ -149,9 +163,10 @@ static enum store_status entry_insert(struct mem_store *m, struct mem_shard *sh,
     return STORE_ERROR;
 }
 
-/* ops.create: an empty cart; STORE_EXISTS if the id is live, STORE_CAPACITY if full. */
-static enum store_status mem_create(void *self, const char *id, struct cart *out,
-                                    char *err, size_t errlen)
+/* ops.create: an empty cart; STORE_EXISTS if the id is live (unless ik is
+ * remembered by it: a replay or STORE_KEY_REUSED), STORE_CAPACITY if full. */
+static enum store_status mem_create(void *self, const char *id, struct store_idem *ik,
+                                    struct cart *out, char *err, size_t errlen)
 {
     struct mem_store *m = self;
     if (!id_ok(id)) {
@@ -162,15 +177,21 @@ static enum store_status mem_create(void *self, const char *id, struct cart *out
     enum store_status st;
     pthread_mutex_lock(&sh->lock);
     int64_t now = now_ms();
-    if (entry_find(m, sh, id, now)) {
-        set_err(err, errlen, "cart %s exists", id);
-        st = STORE_EXISTS;
+    struct mem_entry *e = entry_find(m, sh, id, now);
+    if (e) {
+        st = store_idem_check(&e->idem, ik, err, errlen);
+        if (st == STORE_OK)
+            e->last_ms = now;       /* a replay renews, as any access */
+        if (st == STORE_NOT_FOUND) {
+            set_err(err, errlen, "cart %s exists", id);
+            st = STORE_EXISTS;
+        }
     } else if (atomic_fetch_add(&m->count, 1) >= m->max_carts) {
         atomic_fetch_sub(&m->count, 1);     /* give the reservation back */
         set_err(err, errlen, "store full: %ld carts", m->max_carts);
         st = STORE_CAPACITY;
     } else {
-        st = entry_insert(m, sh, id, now, out, err, errlen);
+        st = entry_insert(m, sh, id, now, ik, out, err, errlen);
     }
     pthread_mutex_unlock(&sh->lock);
     return st;
@@ -214,10 +235,45 @@ static enum store_status mem_get(void *self, const char *id, struct cart *out,
     return st;
 }
 
-/* ops.change: cart_apply under the shard lock; refusals become STORE_REJECTED. */
+/* Apply chg to e's cart; with a key, to a copy that replaces the cart only
+ * once the key and its answer are remembered. Lock held. */
+static enum store_status entry_change(struct mem_store *m, struct mem_entry *e,
+                                      const struct cart_change *chg,
+                                      const struct store_idem *ik, struct cart *out,
+                                      enum cart_status *cs, char *err, size_t errlen)
+{
+    bool keyed = store_idem_keyed(ik);
+    struct cart next = {0};
+    struct cart *c = keyed ? &next : &e->cart;
+    if (keyed && cart_copy(&next, &e->cart) != CART_OK) {
+        set_err(err, errlen, "out of memory copying cart");
+        return STORE_ERROR;
+    }
+    *cs = cart_apply(c, chg, m->max_items);
+    enum store_status st = STORE_REJECTED;
+    if (*cs != CART_OK) {
+        set_err(err, errlen, "change refused: %s", cart_status_name(*cs));
+    } else {
+        c->expires_in = m->ttl;
+        st = copy_out(m, c, out, err, errlen);
+        if (st == STORE_OK && keyed)
+            st = store_idem_remember(&e->idem, ik, STORE_ANSWER_CHANGED, c, err, errlen);
+    }
+    if (keyed && st == STORE_OK) {
+        cart_free(&e->cart);
+        e->cart = next;
+    } else if (keyed) {
+        cart_free(&next);
+    }
+    return st;
+}
+
+/* ops.change: a replay of a remembered key, or cart_apply under the shard
+ * lock; refusals become STORE_REJECTED. */
 static enum store_status mem_change(void *self, const char *id,
-                                    const struct cart_change *chg, struct cart *out,
-                                    enum cart_status *cst, char *err, size_t errlen)
+                                    const struct cart_change *chg, struct store_idem *ik,
+                                    struct cart *out, enum cart_status *cst,
+                                    char *err, size_t errlen)
 {
     struct mem_store *m = self;
     enum cart_status cs = CART_OK;
@@ -229,13 +285,9 @@ static enum store_status mem_change(void *self, const char *id,
     }
     struct mem_entry *e = lock_live(m, id, &sh, err, errlen);
     if (e) {
-        cs = cart_apply(&e->cart, chg, m->max_items);
-        if (cs == CART_OK) {
-            st = copy_out(m, &e->cart, out, err, errlen);
-        } else {
-            set_err(err, errlen, "change refused: %s", cart_status_name(cs));
-            st = STORE_REJECTED;
-        }
+        st = store_idem_check(&e->idem, ik, err, errlen);
+        if (st == STORE_NOT_FOUND)
+            st = entry_change(m, e, chg, ik, out, &cs, err, errlen);
     }
     unlock(sh);
     if (cst)
@@ -243,21 +295,25 @@ static enum store_status mem_change(void *self, const char *id,
     return st;
 }
 
-/* ops.del: remove a cart, unless if_match names another version. */
+/* ops.del: remove a cart (and its key record), unless if_match names another
+ * version or ik's key was used for another request. */
 static enum store_status mem_del(void *self, const char *id, int64_t if_match,
-                                 enum cart_status *cst, char *err, size_t errlen)
+                                 struct store_idem *ik, enum cart_status *cst,
+                                 char *err, size_t errlen)
 {
     struct mem_store *m = self;
     enum cart_status cs = CART_OK;
     enum store_status st = STORE_NOT_FOUND;
     struct mem_shard *sh;
     struct mem_entry *e = lock_live(m, id, &sh, err, errlen);
-    if (e && if_match >= 0 && if_match != e->cart.version) {
+    if (e) /* a delete is never remembered: a hit is a reused key */
+        st = store_idem_check(&e->idem, ik, err, errlen);
+    if (e && st == STORE_NOT_FOUND && if_match >= 0 && if_match != e->cart.version) {
         set_err(err, errlen, "version is %lld, not %lld",
                 (long long)e->cart.version, (long long)if_match);
         cs = CART_CONFLICT;
         st = STORE_REJECTED;
-    } else if (e) {
+    } else if (e && st == STORE_NOT_FOUND) {
         entry_drop(m, sh, e);
         st = STORE_OK;
     }

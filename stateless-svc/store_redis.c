@@ -92,17 +92,18 @@ static bool sr_retry(bool is_read, bool fresh, const struct sr_conn *k, int atte
     return is_read && !fresh && k->r.closed && attempt == 0;
 }
 
-/* Run script i for cart id and decode its reply into out/cst. */
+/* Run script i for cart id and decode its reply into out/cst (and ik). */
 static enum store_status sr_run(struct sr *s, int i, const char *id,
                                 const struct rscript_args *a, struct cart *out,
-                                enum cart_status *cst, char *err, size_t errlen)
+                                enum cart_status *cst, struct store_idem *ik,
+                                char *err, size_t errlen)
 {
-    char key[RSCRIPT_KEY_MAX + 1];
+    struct rscript_keys keys;
     struct sr_conn *k;
     redisReply *r;
     enum store_status st;
 
-    if (!rscript_key(id, key)) {
+    if (!rscript_keys(id, &keys)) {
         rconn_err(err, errlen, "%s", "bad cart id");
         return i == RSCRIPT_CREATE ? sr_count(s, STORE_ERROR) : STORE_NOT_FOUND;
     }
@@ -112,45 +113,43 @@ static enum store_status sr_run(struct sr *s, int i, const char *id,
         k = sr_conn_get(s, &fresh, err, errlen);
         if (!k)
             return sr_count(s, STORE_UNAVAILABLE);
-        st = rconn_eval(&k->r, i, key, a, &r, err, errlen);
+        st = rconn_eval(&k->r, i, &keys, a, &r, err, errlen);
         if (st == STORE_OK)
             break;
         if (!sr_retry(i == RSCRIPT_GET, fresh, k, attempt))
             return sr_count(s, st);
     }
-    st = rscript_decode(r, id, s->ttl, out, cst, err, errlen);
+    st = rscript_decode_keyed(r, id, s->ttl, i == RSCRIPT_CREATE, out, cst, ik, err, errlen);
     freeReplyObject(r);
     return sr_count(s, st);
 }
 
-/* Run create or get: both take only the TTL. */
-static enum store_status sr_ttl_op(struct sr *s, int i, const char *id, struct cart *out,
-                                   char *err, size_t errlen)
+/* ops.create: a new cart with version 0 (or the replay of a remembered key). */
+static enum store_status sr_create(void *self, const char *id, struct store_idem *ik,
+                                   struct cart *out, char *err, size_t errlen)
 {
+    struct sr *s = self;
     struct rscript_args a;
 
-    rscript_args_ttl(&a, s->ttl);
-    return sr_run(s, i, id, &a, out, NULL, err, errlen);
-}
-
-/* ops.create: a new cart with version 0. */
-static enum store_status sr_create(void *self, const char *id, struct cart *out,
-                                   char *err, size_t errlen)
-{
-    return sr_ttl_op(self, RSCRIPT_CREATE, id, out, err, errlen);
+    rscript_args_create(&a, s->ttl, ik);
+    return sr_run(s, RSCRIPT_CREATE, id, &a, out, NULL, ik, err, errlen);
 }
 
 /* ops.get: read a cart and renew its TTL. */
 static enum store_status sr_get(void *self, const char *id, struct cart *out,
                                 char *err, size_t errlen)
 {
-    return sr_ttl_op(self, RSCRIPT_GET, id, out, err, errlen);
+    struct sr *s = self;
+    struct rscript_args a;
+
+    rscript_args_ttl(&a, s->ttl);
+    return sr_run(s, RSCRIPT_GET, id, &a, out, NULL, NULL, err, errlen);
 }
 
 /* ops.change: one add, set or remove in one script call. */
 static enum store_status sr_change(void *self, const char *id, const struct cart_change *chg,
-                                   struct cart *out, enum cart_status *cst,
-                                   char *err, size_t errlen)
+                                   struct store_idem *ik, struct cart *out,
+                                   enum cart_status *cst, char *err, size_t errlen)
 {
     struct sr *s = self;
     struct rscript_args a;
@@ -158,24 +157,26 @@ static enum store_status sr_change(void *self, const char *id, const struct cart
 
     if (!cst)
         cst = &dummy;
-    *cst = rscript_args_change(&a, chg, s->ttl, s->max_items);
+    *cst = rscript_args_change(&a, chg, s->ttl, s->max_items, ik);
     if (*cst != CART_OK)
         return STORE_REJECTED;
-    return sr_run(s, RSCRIPT_CHANGE, id, &a, out, cst, err, errlen);
+    return sr_run(s, RSCRIPT_CHANGE, id, &a, out, cst, ik, err, errlen);
 }
 
 /* ops.del: delete a cart, honouring If-Match. */
 static enum store_status sr_del(void *self, const char *id, int64_t if_match,
-                                enum cart_status *cst, char *err, size_t errlen)
+                                struct store_idem *ik, enum cart_status *cst,
+                                char *err, size_t errlen)
 {
+    struct sr *s = self;
     struct rscript_args a;
     enum cart_status dummy;
 
     if (!cst)
         cst = &dummy;
     *cst = CART_OK;
-    rscript_args_del(&a, if_match);
-    return sr_run(self, RSCRIPT_DEL, id, &a, NULL, cst, err, errlen);
+    rscript_args_del(&a, s->ttl, if_match, ik);
+    return sr_run(s, RSCRIPT_DEL, id, &a, NULL, cst, ik, err, errlen);
 }
 
 /* Run a read-only command and hand its reply to the caller (NULL on failure). */
@@ -222,7 +223,8 @@ static enum store_status sr_ping(void *self, char *err, size_t errlen)
     return st;
 }
 
-/* ops.stats: DBSIZE (the database is dedicated to carts) and the error counter. */
+/* ops.stats: DBSIZE (the database is dedicated to carts, two keys each: the
+ * cart and its idempotency record, made and expired together) and the error counter. */
 static enum store_status sr_stats(void *self, struct store_stats *out, char *err, size_t errlen)
 {
     struct sr *s = self;
@@ -231,7 +233,7 @@ static enum store_status sr_stats(void *self, struct store_stats *out, char *err
     enum store_status st = sr_simple(s, 1, argv, REDIS_REPLY_INTEGER, &r, err, errlen);
 
     if (out) {
-        out->carts = r && r->integer > 0 ? (uint64_t)r->integer : 0;
+        out->carts = r && r->integer > 0 ? ((uint64_t)r->integer + 1) / RSCRIPT_NKEYS : 0;
         out->errors = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
     }
     if (r)

@@ -48,7 +48,7 @@ enum store_status sfix_chg(const char *id, enum cart_op op, const char *sku, int
     char err[SFIX_ERRLEN] = "";
     snprintf(c.sku, sizeof(c.sku), "%s", sku);
     *cst = CART_OK;
-    return sfix_store.ops->change(sfix_store.self, id, &c, out, cst, err, sizeof(err));
+    return sfix_store.ops->change(sfix_store.self, id, &c, NULL, out, cst, err, sizeof(err));
 }
 
 void sfix_ok(const char *id, enum cart_op op, const char *sku, int64_t qty, int64_t price,
@@ -76,7 +76,7 @@ void sfix_create(const char *id)
 {
     struct cart c = {0};
     char err[SFIX_ERRLEN] = "";
-    cr_assert_eq(sfix_store.ops->create(sfix_store.self, id, &c, err, sizeof(err)), STORE_OK,
+    cr_assert_eq(sfix_store.ops->create(sfix_store.self, id, NULL, &c, err, sizeof(err)), STORE_OK,
                  "create: %s", err);
     cart_free(&c);
 }
