@@ -26,9 +26,17 @@ void probe_readyz(struct api *a, struct http_resp *r)
     enum store_status st = a->store.ops->ping(a->store.self, err, sizeof err);
     if (st != STORE_OK)
         return api_store_fail(r, STORE_UNAVAILABLE, CART_OK, err);
+    char where[160] = "";
+    if (a->store.ops->where)
+        a->store.ops->where(a->store.self, where, sizeof where);
+    json_t *o = where[0] ? json_pack("{s:s, s:s}", "status", "ready", "primary", where)
+                         : json_pack("{s:s}", "status", "ready");
+    r->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!r->body)
+        return api_fail(r, API_E_INTERNAL, NULL, NULL);
     r->status = 200;
-    r->body = strdup("{\"status\":\"ready\"}");
-    r->body_len = r->body ? strlen(r->body) : 0;
+    r->body_len = strlen(r->body);
 }
 
 /* GET /metrics: the Prometheus text exposition. */
@@ -56,6 +64,12 @@ void probe_info(struct api *a, struct http_resp *r)
         "store", a->store.ops->name, "carts", (json_int_t)ss.carts,
         "store_ok", st == STORE_OK, "draining", (int)atomic_load(&a->draining),
         "ttl_seconds", a->cfg->ttl, "max_items", a->cfg->max_items, "threads", a->cfg->threads);
+    if (o && a->store.ops->where) {
+        char where[160] = "";
+        a->store.ops->where(a->store.self, where, sizeof where);
+        json_object_set_new(o, "primary", json_string(where));
+        json_object_set_new(o, "failovers", json_integer((json_int_t)ss.failovers));
+    }
     if (o && a->tag[0]) {
         json_object_set_new(o, "tag", json_string(a->tag));
         json_object_set_new(o, "max_carts", json_integer(a->cfg->max_carts));
