@@ -20,21 +20,26 @@ void probe_healthz(struct http_resp *r)
 /* GET /readyz: 503 while draining or while the store is unreachable. */
 void probe_readyz(struct api *a, struct http_resp *r)
 {
-    char err[256] = "";
-    if (atomic_load(&a->draining))
-        return api_fail(r, API_E_DRAINING, NULL, NULL);
+    char err[256] = "", where[160] = "";
+    if (atomic_load(&a->draining)) {
+        api_fail(r, API_E_DRAINING, NULL, NULL);
+        return;
+    }
     enum store_status st = a->store.ops->ping(a->store.self, err, sizeof err);
-    if (st != STORE_OK)
-        return api_store_fail(r, STORE_UNAVAILABLE, CART_OK, err);
-    char where[160] = "";
+    if (st != STORE_OK) {
+        api_store_fail(r, STORE_UNAVAILABLE, CART_OK, err);
+        return;
+    }
     if (a->store.ops->where)
         a->store.ops->where(a->store.self, where, sizeof where);
     json_t *o = where[0] ? json_pack("{s:s, s:s}", "status", "ready", "primary", where)
                          : json_pack("{s:s}", "status", "ready");
     r->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
-    if (!r->body)
-        return api_fail(r, API_E_INTERNAL, NULL, NULL);
+    if (!r->body) {
+        api_fail(r, API_E_INTERNAL, NULL, NULL);
+        return;
+    }
     r->status = 200;
     r->body_len = strlen(r->body);
 }
@@ -47,8 +52,10 @@ void probe_metrics(struct api *a, struct http_resp *r)
     a->store.ops->stats(a->store.self, &ss, err, sizeof err);
     int ready = !atomic_load(&a->draining);
     r->body = metrics_render(a->service, ss.carts, ready, &r->body_len);
-    if (!r->body)
-        return api_fail(r, API_E_INTERNAL, NULL, NULL);
+    if (!r->body) {
+        api_fail(r, API_E_INTERNAL, NULL, NULL);
+        return;
+    }
     r->status = 200;
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
@@ -76,8 +83,10 @@ void probe_info(struct api *a, struct http_resp *r)
     }
     r->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
-    if (!r->body)
-        return api_fail(r, API_E_INTERNAL, NULL, NULL);
+    if (!r->body) {
+        api_fail(r, API_E_INTERNAL, NULL, NULL);
+        return;
+    }
     r->body_len = strlen(r->body);
     r->status = 200;
 }

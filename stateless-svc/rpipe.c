@@ -199,8 +199,10 @@ static void rpipe_one(struct rpipe *p, struct rpipe_item *it)
         freeReplyObject(r);
         st = STORE_UNAVAILABLE;
     }
-    if (st != STORE_OK)
-        return rpipe_done(p, q, st);
+    if (st != STORE_OK) {
+        rpipe_done(p, q, st);
+        return;
+    }
     rpipe_answer(p, it, r);
     freeReplyObject(r);
 }
