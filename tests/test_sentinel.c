@@ -250,6 +250,10 @@ Test(sentinel, scripts_load_again_after_failover)
     snprintf(item, sizeof item, "%s/items/A", cart);
     /* a set, not an add: a change answered 503 during the switch may have landed */
     cr_assert(until(200, "PUT", item, "{\"qty\":5}"), "no change on the new primary: %s", R.body);
+    /* both replicas follow the new primary again (else WAIT 1 may fall short) */
+    for (long long end = harness_ms() + RECOVER_MS; rint_of(now, NULL, "WAIT 2 100") != 2;
+         harness_nap(50))
+        cr_assert(harness_ms() < end, "the replicas did not follow the new primary");
     /* the new primary never saw SCRIPT LOAD; flush once more: NOSCRIPT, reload */
     freeReplyObject(rcmd(now, NULL, "SCRIPT FLUSH"));
     cr_assert_eq(call("PUT", item, "{\"qty\":7}"), 200, "after SCRIPT FLUSH: %s", R.body);
