@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS };
+enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS, T_PATH };
 
 #define K_FUL (1u << CFG_STATEFUL)
 #define K_LESS (1u << CFG_STATELESS)
@@ -66,6 +66,14 @@ static const struct opt opts[] = {
       "N", "close a connection idle this long", "30" },
     { "PEERS", "peers", T_PEERS, 0, 0, F(peers), K_FUL, "LIST",
       "host:port,... of all replicas; then a dead replica's cart gets 404, not 421", "none" },
+    { "REDIS_SENTINELS", "redis-sentinels", T_PEERS, 0, 0, F(redis_sentinels), K_LESS, "LIST",
+      "host:port,... of Redis Sentinels; then REDIS_URL gives only the password and db", "none" },
+    { "REDIS_MASTER_NAME", "redis-master-name", T_ID, 0, 0, F(redis_master_name), K_LESS, "NAME",
+      "the primary's name in the sentinels' configuration", "mymaster" },
+    { "REDIS_WAIT_REPLICAS", "redis-wait-replicas", T_INT, 0, 16, F(redis_wait_replicas), K_LESS,
+      "N", "acknowledge a change only once N replicas have it (one WAIT per batch)", "0" },
+    { "REDIS_PASSWORD_FILE", "redis-password-file", T_PATH, 0, 0, F(redis_password_file), K_LESS,
+      "FILE", "file holding the Redis and Sentinel password (wins over REDIS_URL's)", "none" },
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -208,6 +216,25 @@ int cfg_parse_peers(const char *list, struct cfg_peer *out, size_t max, char *er
     return (int)n;
 }
 
+/* Read a password file (see cfg.h). */
+int cfg_read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return util_seterr(err, errlen, "REDIS_PASSWORD_FILE: cannot open %s: %s", path, strerror(errno));
+    size_t n = fread(out, 1, outlen, f);
+    fclose(f);
+    while (n > 0 && n < outlen && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        n--;
+    if (n == 0 || n >= outlen || memchr(out, '\n', n) || memchr(out, '\0', n)) {
+        memset(out, 0, outlen);
+        return util_seterr(err, errlen, "REDIS_PASSWORD_FILE: %s must hold one line of 1..%zu bytes",
+                    path, outlen - 1);
+    }
+    out[n] = '\0';
+    return 0;
+}
+
 /* Write the host name, made into a valid instance id, to out. */
 static void default_instance(char *out, size_t outlen)
 {
@@ -244,6 +271,7 @@ static void cfg_defaults(struct cfg *c, enum cfg_kind kind)
     c->max_conns = 4096;
     c->max_conns_per_ip = 1024;
     c->idle_timeout = 30;
+    snprintf(c->redis_master_name, sizeof c->redis_master_name, "mymaster");
 }
 
 /* Check value v of setting o and store it in c; who names the variable (and flag). */
@@ -299,10 +327,16 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
             return util_seterr(err, errlen, "%s: not a host:port,... list: %s", who, why);
         break;
     }
+    case T_PATH:
+        if (v[0] == '\0' || strlen(v) >= sizeof c->redis_password_file)
+            return util_seterr(err, errlen, "%s: empty or longer than %zu bytes", who,
+                        sizeof c->redis_password_file - 1);
+        break;
     }
     size_t size = o->type == T_ADDR ? sizeof c->listen_addr
                 : o->type == T_ID ? sizeof c->instance_id
-                : o->type == T_PEERS ? sizeof c->peers : sizeof c->redis_url;
+                : o->type == T_PEERS ? sizeof c->peers
+                : o->type == T_PATH ? sizeof c->redis_password_file : sizeof c->redis_url;
     snprintf(field, size, "%s", v);
     return 0;
 }

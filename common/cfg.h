@@ -34,6 +34,10 @@ struct cfg {
     int max_conns_per_ip;     /* MAX_CONNECTIONS_PER_IP, 0..100000, 0 = no limit (default 1024) */
     int idle_timeout;         /* IDLE_TIMEOUT_SECONDS, 1..3600 (default 30) */
     char peers[1024];         /* PEERS, host:port,... of the stateful replicas (default "") */
+    char redis_sentinels[1024]; /* REDIS_SENTINELS, host:port,... (default "": use REDIS_URL) */
+    char redis_master_name[64]; /* REDIS_MASTER_NAME, as the sentinels know it (default mymaster) */
+    int redis_wait_replicas;  /* REDIS_WAIT_REPLICAS, 0..16 (default 0: no WAIT) */
+    char redis_password_file[256]; /* REDIS_PASSWORD_FILE, Redis and Sentinel password (default "") */
 };
 
 #define CFG_MAX_PEERS 64
@@ -60,6 +64,10 @@ enum cfg_status cfg_load(struct cfg *c, enum cfg_kind kind, int argc, char **arg
 /* Parse redis://[:password@]host[:port][/db] or unix://[:password@]/path[?db=N];
  * 0 on success, -1 with err set. */
 int cfg_parse_redis_url(const char *url, struct cfg_redis *out, char *err, size_t errlen);
+
+/* Read a password file (one line; a trailing newline is dropped) into out;
+ * 0, or -1 with err set (never quoting the file's content). */
+int cfg_read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen);
 
 /* Parse PEERS ("host:port,host:port"); the count, or -1 with err set. */
 int cfg_parse_peers(const char *list, struct cfg_peer *out, size_t max, char *err, size_t errlen);

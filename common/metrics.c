@@ -35,6 +35,7 @@ static struct series g_series[METRICS_MAX_ROUTES][N_STATUS];
 static const char *g_routes[METRICS_MAX_ROUTES];
 static size_t g_nroutes;
 static _Atomic uint64_t g_store_errors;
+static _Atomic uint64_t g_store_failovers;
 
 /* Name the routes once at start-up and zero every counter. */
 void metrics_init(const char *const *route_names, size_t n)
@@ -52,6 +53,7 @@ void metrics_init(const char *const *route_names, size_t n)
         }
     }
     atomic_store_explicit(&g_store_errors, 0, memory_order_relaxed);
+    atomic_store_explicit(&g_store_failovers, 0, memory_order_relaxed);
 }
 
 /* Slot of a status code in status_codes, or STATUS_OTHER. */
@@ -78,6 +80,12 @@ void metrics_observe(size_t route, unsigned status, double seconds)
     struct series *s = &g_series[route][status_index(status)];
     atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->sum_us, (uint64_t)(seconds * 1e6 + 0.5), memory_order_relaxed);
+}
+
+/* Count one failover of the backing store's primary. */
+void metrics_store_failover(void)
+{
+    atomic_fetch_add_explicit(&g_store_failovers, 1, memory_order_relaxed);
 }
 
 /* Count one error of the backing store. */
@@ -224,6 +232,10 @@ char *metrics_render(const char *service, uint64_t carts, int ready, size_t *len
               "# TYPE cartpair_store_errors_total counter\n"
               "cartpair_store_errors_total{service=\"%s\"} %llu\n", svc,
               (unsigned long long)atomic_load_explicit(&g_store_errors, memory_order_relaxed));
+    mb_printf(&b, "# HELP cartpair_store_failovers_total Changes of the store's primary seen.\n"
+              "# TYPE cartpair_store_failovers_total counter\n"
+              "cartpair_store_failovers_total{service=\"%s\"} %llu\n", svc,
+              (unsigned long long)atomic_load_explicit(&g_store_failovers, memory_order_relaxed));
     mb_printf(&b, "# HELP cartpair_ready 1 when the service is ready to take traffic (as /readyz).\n"
               "# TYPE cartpair_ready gauge\n"
               "cartpair_ready{service=\"%s\"} %d\n", svc, ready ? 1 : 0);

@@ -20,6 +20,9 @@ void metrics_observe(size_t route, unsigned status, double seconds);
 /* Count one error of the backing store. */
 void metrics_store_error(void);
 
+/* Count one failover of the backing store's primary (Redis Sentinel). */
+void metrics_store_failover(void);
+
 /* Render the text exposition format 0.0.4 (malloc'd); carts is the gauge value. */
 char *metrics_render(const char *service, uint64_t carts, int ready, size_t *len);
 

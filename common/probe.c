@@ -20,16 +20,29 @@ void probe_healthz(struct http_resp *r)
 /* GET /readyz: 503 while draining or while the store is unreachable. */
 void probe_readyz(struct api *a, struct http_resp *r)
 {
-    char err[256] = "";
-    if (atomic_load(&a->draining))
-        return api_fail(r, API_E_DRAINING, NULL, NULL);
+    char err[256] = "", where[160] = "";
+    if (atomic_load(&a->draining)) {
+        api_fail(r, API_E_DRAINING, NULL, NULL);
+        return;
+    }
     enum store_status st = a->store.ops->ping(a->store.self, err, sizeof err);
-    if (st != STORE_OK)
-        return api_store_fail(r, STORE_UNAVAILABLE, CART_OK, err);
+    if (st != STORE_OK) {
+        api_store_fail(r, STORE_UNAVAILABLE, CART_OK, err);
+        return;
+    }
+    if (a->store.ops->where)
+        a->store.ops->where(a->store.self, where, sizeof where);
+    json_t *o = where[0] ? json_pack("{s:s, s:s}", "status", "ready", "primary", where)
+                         : json_pack("{s:s}", "status", "ready");
+    r->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!r->body) {
+        api_fail(r, API_E_INTERNAL, NULL, NULL);
+        return;
+    }
     r->status = 200;
     r->no_store = true;
-    r->body = strdup("{\"status\":\"ready\"}");
-    r->body_len = r->body ? strlen(r->body) : 0;
+    r->body_len = strlen(r->body);
 }
 
 /* GET /metrics: the Prometheus text exposition. */
@@ -41,8 +54,10 @@ void probe_metrics(struct api *a, struct http_resp *r)
     int ready = !atomic_load(&a->draining) &&
                 a->store.ops->ping(a->store.self, err, sizeof err) == STORE_OK;
     r->body = metrics_render(a->service, ss.carts, ready, &r->body_len);
-    if (!r->body)
-        return api_fail(r, API_E_INTERNAL, NULL, NULL);
+    if (!r->body) {
+        api_fail(r, API_E_INTERNAL, NULL, NULL);
+        return;
+    }
     r->status = 200;
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
@@ -58,14 +73,22 @@ void probe_info(struct api *a, struct http_resp *r)
         "store", a->store.ops->name, "carts", (json_int_t)ss.carts,
         "store_ok", st == STORE_OK, "draining", (int)atomic_load(&a->draining),
         "ttl_seconds", a->cfg->ttl, "max_items", a->cfg->max_items, "threads", a->cfg->threads);
+    if (o && a->store.ops->where) {
+        char where[160] = "";
+        a->store.ops->where(a->store.self, where, sizeof where);
+        json_object_set_new(o, "primary", json_string(where));
+        json_object_set_new(o, "failovers", json_integer((json_int_t)ss.failovers));
+    }
     if (o && a->tag[0]) {
         json_object_set_new(o, "tag", json_string(a->tag));
         json_object_set_new(o, "max_carts", json_integer(a->cfg->max_carts));
     }
     r->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
-    if (!r->body)
-        return api_fail(r, API_E_INTERNAL, NULL, NULL);
+    if (!r->body) {
+        api_fail(r, API_E_INTERNAL, NULL, NULL);
+        return;
+    }
     r->body_len = strlen(r->body);
     r->status = 200;
 }

@@ -28,6 +28,7 @@ enum store_status {
 struct store_stats {
     uint64_t carts;       /* carts held (Redis: keys in the cart namespace) */
     uint64_t errors;      /* backend errors since start */
+    uint64_t failovers;   /* changes of the backend's primary seen (Redis Sentinel) */
 };
 
 /* A change's idempotency key, and what the store found for it. A store that
@@ -86,6 +87,9 @@ struct store_ops {
     /* Counters for /info and /metrics. */
     enum store_status (*stats)(void *self, struct store_stats *out,
                                char *err, size_t errlen);
+    /* Optional: the backend in use ("host:port" of the Redis primary) into
+     * out; NULL for a store with no backend. Never waits on I/O. */
+    void (*where)(void *self, char *out, size_t outlen);
     /* Optional: queue req and return at once; req->done runs later on a store
      * thread. NULL for a store whose calls do not wait on I/O. */
     void (*submit)(void *self, struct store_req *req);

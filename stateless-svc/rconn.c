@@ -20,6 +20,31 @@ void rconn_drop(struct rconn *k)
     }
 }
 
+void rconn_lost(struct rconn *k)
+{
+    if (k->sent)
+        rsent_invalidate(k->sent, k->gen);
+    rconn_drop(k);
+}
+
+void rconn_check(struct rconn *k)
+{
+    struct rsent_addr a;
+    if (k->c && k->sent && (!rsent_primary(k->sent, &a) || a.gen != k->gen))
+        rconn_drop(k);
+}
+
+bool rconn_moved_reply(const redisReply *r)
+{
+    static const char *const moved[] = { "READONLY", "LOADING", "MASTERDOWN" };
+    if (r->type != REDIS_REPLY_ERROR)
+        return false;
+    for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++)
+        if (strncmp(r->str, moved[i], strlen(moved[i])) == 0)
+            return true;
+    return false;
+}
+
 redisReply *rconn_cmd(struct rconn *k, int argc, const char **argv, const size_t *lens,
                       char *err, size_t errlen)
 {
@@ -30,7 +55,7 @@ redisReply *rconn_cmd(struct rconn *k, int argc, const char **argv, const size_t
         k->closed = k->c->err == REDIS_ERR_EOF ||
                     (k->c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
         rconn_err(err, errlen, "redis: %s", k->c->errstr[0] ? k->c->errstr : "no reply");
-        rconn_drop(k);
+        rconn_lost(k);
     }
     return r;
 }
@@ -46,6 +71,7 @@ static bool rconn_setup_cmd(struct rconn *k, const char *cmd, const char *arg,
 
     if (r && !ok) {
         rconn_err(err, errlen, "redis: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+        k->auth_failed = strcmp(cmd, "AUTH") == 0;
         rconn_drop(k);
     }
     if (r)
@@ -53,30 +79,72 @@ static bool rconn_setup_cmd(struct rconn *k, const char *cmd, const char *arg,
     return ok;
 }
 
-bool rconn_connect(struct rconn *k, const struct cfg_redis *url, struct timeval tv,
-                   char *err, size_t errlen)
+/* With Sentinel: ROLE must say "master"; else err set, rsent told, false. */
+static bool rconn_role(struct rconn *k, const char *host, int port, char *err, size_t errlen)
 {
-    char db[16];
+    const char *argv[1] = { "ROLE" };
+    redisReply *r = rconn_cmd(k, 1, argv, NULL, err, errlen);
+    if (!r)
+        return false;
+    bool ok = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+              r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        rconn_err(err, errlen, "redis: %s", r->str);
+        k->auth_failed = strncmp(r->str, "NOAUTH", 6) == 0;
+    } else if (!ok && err && errlen)
+        snprintf(err, errlen, "redis: %s:%d is not the primary (ROLE: %s)", host, port,
+                 r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                 r->element[0]->type == REDIS_REPLY_STRING ? r->element[0]->str : "?");
+    freeReplyObject(r);
+    if (!ok)
+        rconn_lost(k);
+    return ok;
+}
 
-    rconn_drop(k);
-    memset(k->sha, 0, sizeof(k->sha));
-    k->c = url->unix_socket ? redisConnectUnixWithTimeout(url->host, tv)
-                            : redisConnectWithTimeout(url->host, url->port, tv);
+/* Open the TCP or unix context: the URL's host, or the primary rsent names. */
+static bool rconn_open(struct rconn *k, const struct cfg_redis *url, struct timeval tv,
+                       struct rsent_addr *a, char *err, size_t errlen)
+{
+    if (k->sent) {
+        if (!rsent_primary(k->sent, a)) {
+            rconn_err(err, errlen, "redis: %s", "no primary known (no sentinel answered)");
+            return false;
+        }
+        k->gen = a->gen;
+        k->c = redisConnectWithTimeout(a->host, a->port, tv);
+    } else {
+        k->c = url->unix_socket ? redisConnectUnixWithTimeout(url->host, tv)
+                                : redisConnectWithTimeout(url->host, url->port, tv);
+    }
     if (!k->c) {
         rconn_err(err, errlen, "redis: %s", "out of memory");
         return false;
     }
     if (k->c->err || redisSetTimeout(k->c, tv) != REDIS_OK) {
         rconn_err(err, errlen, "redis: %s", k->c->errstr[0] ? k->c->errstr : "connect failed");
-        rconn_drop(k);
+        rconn_lost(k);
         return false;
     }
+    return true;
+}
+
+bool rconn_connect(struct rconn *k, const struct cfg_redis *url, struct timeval tv,
+                   char *err, size_t errlen)
+{
+    char db[16];
+    struct rsent_addr a;
+
+    rconn_drop(k);
+    memset(k->sha, 0, sizeof(k->sha));
+    k->auth_failed = false;
+    if (!rconn_open(k, url, tv, &a, err, errlen))
+        return false;
     if (url->password[0] && !rconn_setup_cmd(k, "AUTH", url->password, err, errlen))
         return false;
     snprintf(db, sizeof(db), "%d", url->db);
     if (url->db != 0 && !rconn_setup_cmd(k, "SELECT", db, err, errlen))
         return false;
-    return true;
+    return !k->sent || rconn_role(k, a.host, a.port, err, errlen);
 }
 
 enum store_status rconn_load(struct rconn *k, int i, char *err, size_t errlen)
@@ -129,6 +197,8 @@ enum store_status rconn_eval(struct rconn *k, int i, const struct rscript_keys *
             return STORE_UNAVAILABLE;
         if ((*out)->type != REDIS_REPLY_ERROR)
             return STORE_OK;
+        if (rconn_moved_reply(*out))
+            rconn_lost(k);
         if (attempt == 0 && strncmp((*out)->str, "NOSCRIPT", 8) == 0) {
             freeReplyObject(*out);
             *out = NULL;

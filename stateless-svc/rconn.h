@@ -4,8 +4,11 @@
  * Connects (TCP or unix socket) with connect and command timeouts, AUTH and
  * SELECT; sends commands with the argv API only; runs a cart script by
  * EVALSHA, loading it first and reloading it once on NOSCRIPT. After any
- * transport error the context is dropped and the next use reconnects. Not
- * thread-safe: one struct rconn belongs to one thread at a time. */
+ * transport error the context is dropped and the next use reconnects.
+ * With Sentinel (k->sent set) it connects to the primary rsent names,
+ * confirms with ROLE that it is the primary, and on any connection error,
+ * READONLY or LOADING asks rsent to resolve again; a connection whose
+ * primary has moved is dropped by rconn_check. Not thread-safe: one struct rconn belongs to one thread at a time. */
 #ifndef RCONN_H
 #define RCONN_H
 
@@ -15,6 +18,7 @@
 
 #include "cfg.h"
 #include "rscript.h"
+#include "rsent.h"
 
 #define RCONN_SHA_LEN 40
 
@@ -25,6 +29,9 @@ struct rconn {
     struct redisContext *c;       /* NULL: not connected */
     char sha[RSCRIPT_COUNT][RCONN_SHA_LEN + 1];
     bool closed;                  /* the last failure: the server closed the connection */
+    bool auth_failed;             /* the last connect failed on AUTH */
+    struct rsent *sent;           /* NULL: connect to the URL's host */
+    uint64_t gen;                 /* rsent's address generation of this connection */
 };
 
 /* Connect k (dropping any old context), set the timeout, AUTH and SELECT. */
@@ -33,6 +40,17 @@ bool rconn_connect(struct rconn *k, const struct cfg_redis *url, struct timeval 
 
 /* Forget a dead context: the next use reconnects. */
 void rconn_drop(struct rconn *k);
+
+/* Drop the context after a failure that says the primary may have moved
+ * (transport error, READONLY, LOADING): with Sentinel, resolve again. */
+void rconn_lost(struct rconn *k);
+
+/* Drop the context when Sentinel has named another primary since it connected. */
+void rconn_check(struct rconn *k);
+
+/* True for an error reply that means "not the primary (now)": READONLY,
+ * LOADING, MASTERDOWN. */
+bool rconn_moved_reply(const struct redisReply *r);
 
 /* Send one command; NULL (and the context dropped) on a transport error. */
 struct redisReply *rconn_cmd(struct rconn *k, int argc, const char **argv, const size_t *lens,

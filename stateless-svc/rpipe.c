@@ -18,6 +18,7 @@ struct rpipe_item {
     struct rscript_keys keys;
     struct rscript_args a;
     bool retry;                   /* run again synchronously (NOSCRIPT, or a read after EOF) */
+    redisReply *r;                /* its reply, until the batch is answered */
 };
 
 struct rpipe {
@@ -49,6 +50,7 @@ static bool rpipe_prepare(struct rpipe *p, struct store_req *q, struct rpipe_ite
                                   [STORE_OP_DEL] = RSCRIPT_DEL };
     it->q = q;
     it->retry = false;
+    it->r = NULL;
     it->script = script[q->op];
     q->cst = CART_OK;
     q->err[0] = '\0';
@@ -87,6 +89,7 @@ static void rpipe_answer(struct rpipe *p, struct rpipe_item *it, redisReply *r)
 /* Connect when needed and load the scripts; false with err set. */
 static bool rpipe_ready(struct rpipe *p, char *err, size_t errlen)
 {
+    rconn_check(&p->k);
     if (!p->k.c && !rconn_connect(&p->k, &p->cfg.url, p->cfg.tv, err, errlen))
         return false;
     for (int i = 0; i < RSCRIPT_COUNT; i++)
@@ -97,8 +100,46 @@ static bool rpipe_ready(struct rpipe *p, char *err, size_t errlen)
     return true;
 }
 
-/* Send n items pipelined, then read their replies in order; returns how many
- * replies arrived before a transport failure (err says why). */
+/* Read one reply; NULL after a transport failure (context dropped, err set). */
+static redisReply *rpipe_read(struct rpipe *p, char *err, size_t errlen)
+{
+    void *reply = NULL;
+    if (redisGetReply(p->k.c, &reply) == REDIS_OK && reply)
+        return reply;
+    p->k.closed = p->k.c->err == REDIS_ERR_EOF ||
+                  (p->k.c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
+    rconn_err(err, errlen, "redis: %s", p->k.c->errstr[0] ? p->k.c->errstr : "no reply");
+    rconn_lost(&p->k);
+    return NULL;
+}
+
+/* WAIT's verdict on reply w (NULL: none came): true when enough replicas have
+ * the connection's writes; err says why not. Frees w. */
+static bool rpipe_waited(struct rpipe *p, redisReply *w, char *err, size_t errlen)
+{
+    bool ok = w && w->type == REDIS_REPLY_INTEGER && w->integer >= p->cfg.wait_replicas;
+    if (w && !ok)
+        snprintf(err, errlen, "redis: %lld of %d replicas acknowledged within %d ms",
+                 w->type == REDIS_REPLY_INTEGER ? w->integer : -1LL, p->cfg.wait_replicas,
+                 p->cfg.wait_ms);
+    if (w)
+        freeReplyObject(w);
+    return ok;
+}
+
+/* Append WAIT N ms to the connection's output. */
+static void rpipe_append_wait(struct rpipe *p)
+{
+    char n[16], ms[16];
+    snprintf(n, sizeof n, "%d", p->cfg.wait_replicas);
+    snprintf(ms, sizeof ms, "%d", p->cfg.wait_ms);
+    const char *argv[3] = { "WAIT", n, ms };
+    redisAppendCommandArgv(p->k.c, 3, argv, NULL);
+}
+
+/* Send n items pipelined (and WAIT), read their replies in order, and answer
+ * them once acknowledged; returns how many replies arrived before a transport
+ * failure (err says why). */
 static int rpipe_send(struct rpipe *p, int n, char *err, size_t errlen)
 {
     const char *argv[RCONN_ARGV_MAX];
@@ -107,26 +148,46 @@ static int rpipe_send(struct rpipe *p, int n, char *err, size_t errlen)
         int argc = rconn_evalsha_argv(&p->k, it->script, &it->keys, &it->a, argv);
         redisAppendCommandArgv(p->k.c, argc, argv, NULL);
     }
-    for (int i = 0; i < n; i++) {
-        void *reply = NULL;
-        if (redisGetReply(p->k.c, &reply) != REDIS_OK || !reply) {
-            p->k.closed = p->k.c->err == REDIS_ERR_EOF ||
-                          (p->k.c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
-            rconn_err(err, errlen, "redis: %s", p->k.c->errstr[0] ? p->k.c->errstr : "no reply");
-            rconn_drop(&p->k);
-            return i;
-        }
-        redisReply *r = reply;
-        struct rpipe_item *it = &p->items[i];
+    if (p->cfg.wait_replicas > 0)
+        rpipe_append_wait(p);
+    int got = 0;
+    bool moved = false;
+    for (redisReply *r; got < n && (r = rpipe_read(p, err, errlen)); got++) {
+        struct rpipe_item *it = &p->items[got];
         if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
             p->k.sha[it->script][0] = '\0';
             it->retry = true;
+            freeReplyObject(r);
         } else {
-            rpipe_answer(p, it, r);
+            it->r = r;
+            moved |= rconn_moved_reply(r);
         }
-        freeReplyObject(r);
     }
-    return n;
+    bool acked = p->cfg.wait_replicas == 0 ||
+                 (got == n && rpipe_waited(p, rpipe_read(p, err, errlen), err, errlen));
+    for (int i = 0; i < got; i++) {
+        struct rpipe_item *it = &p->items[i];
+        if (!it->r)
+            continue;
+        if (acked || rconn_moved_reply(it->r)) {
+            rpipe_answer(p, it, it->r);
+        } else {
+            snprintf(it->q->err, sizeof it->q->err, "%s", err);
+            rpipe_done(p, it->q, STORE_UNAVAILABLE);
+        }
+        freeReplyObject(it->r);
+        it->r = NULL;
+    }
+    if (moved)
+        rconn_lost(&p->k);
+    return got;
+}
+
+/* WAIT after a synchronous call; false (q->err set) when short. */
+static bool rpipe_one_waited(struct rpipe *p, struct store_req *q)
+{
+    rpipe_append_wait(p);
+    return rpipe_waited(p, rpipe_read(p, q->err, sizeof q->err), q->err, sizeof q->err);
 }
 
 /* Run one item synchronously on the pipeline's connection (after NOSCRIPT or EOF). */
@@ -137,8 +198,14 @@ static void rpipe_one(struct rpipe *p, struct rpipe_item *it)
     enum store_status st = STORE_UNAVAILABLE;
     if (p->k.c || rconn_connect(&p->k, &p->cfg.url, p->cfg.tv, q->err, sizeof q->err))
         st = rconn_eval(&p->k, it->script, &it->keys, &it->a, &r, q->err, sizeof q->err);
-    if (st != STORE_OK)
-        return rpipe_done(p, q, st);
+    if (st == STORE_OK && p->cfg.wait_replicas > 0 && !rpipe_one_waited(p, q)) {
+        freeReplyObject(r);
+        st = STORE_UNAVAILABLE;
+    }
+    if (st != STORE_OK) {
+        rpipe_done(p, q, st);
+        return;
+    }
     rpipe_answer(p, it, r);
     freeReplyObject(r);
 }
@@ -201,6 +268,7 @@ struct rpipe *rpipe_start(const struct rpipe_cfg *cfg, char *err, size_t errlen)
         return NULL;
     }
     p->cfg = *cfg;
+    p->k.sent = cfg->sent;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     if (pthread_create(&p->thread, NULL, rpipe_main, p) != 0) {

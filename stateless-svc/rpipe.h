@@ -7,7 +7,11 @@
  * Each call is still one script, so atomicity and If-Match hold as in the
  * synchronous path. A transport failure or timeout fails the rest of the
  * batch with STORE_UNAVAILABLE (reads are retried once on a fresh connection)
- * and the next batch reconnects. Thread-safe: rpipe_submit from any thread. */
+ * and the next batch reconnects. With wait_replicas N > 0 a WAIT N follows
+ * each batch, and no answer of the batch is given before it returns: when
+ * fewer than N replicas acknowledged, every call of the batch gets
+ * STORE_UNAVAILABLE (a change may then have been applied, unacknowledged).
+ * Thread-safe: rpipe_submit from any thread. */
 #ifndef RPIPE_H
 #define RPIPE_H
 
@@ -16,6 +20,7 @@
 #include <sys/time.h>
 
 #include "cfg.h"
+#include "rsent.h"
 #include "store.h"
 
 #define RPIPE_BATCH 256           /* commands in flight at most */
@@ -26,6 +31,9 @@ struct rpipe_cfg {
     int ttl;
     size_t max_items;
     uint64_t *errors;             /* counter to bump on backend failures (atomic) */
+    struct rsent *sent;           /* NULL: the URL's host; else the primary Sentinel names */
+    int wait_replicas;            /* 0: no WAIT */
+    int wait_ms;                  /* WAIT's timeout, below the command timeout */
 };
 
 struct rpipe;

@@ -13,6 +13,7 @@
 #include "rconn.h"
 #include "rpipe.h"
 #include "rscript.h"
+#include "rsent.h"
 
 /* One thread's connection and its place in the store's list. */
 struct sr_conn {
@@ -31,6 +32,7 @@ struct sr {
     struct sr_conn *conns;        /* every live thread's connection */
     uint64_t errors;              /* atomic */
     struct rpipe *pipe;           /* carries submitted (asynchronous) calls */
+    struct rsent *sent;           /* NULL: REDIS_URL's host */
 };
 
 /* Count backend failures for stats, then pass the status through. */
@@ -72,6 +74,7 @@ static struct sr_conn *sr_conn_get(struct sr *s, bool *fresh, char *err, size_t 
             return NULL;
         }
         k->s = s;
+        k->r.sent = s->sent;
         pthread_mutex_lock(&s->mu);
         k->next = s->conns;
         if (s->conns)
@@ -79,6 +82,7 @@ static struct sr_conn *sr_conn_get(struct sr *s, bool *fresh, char *err, size_t 
         s->conns = k;
         pthread_mutex_unlock(&s->mu);
     }
+    rconn_check(&k->r);
     *fresh = !k->r.c;
     if (!k->r.c && !rconn_connect(&k->r, &s->url, s->tv, err, errlen))
         return NULL;
@@ -235,10 +239,25 @@ static enum store_status sr_stats(void *self, struct store_stats *out, char *err
     if (out) {
         out->carts = r && r->integer > 0 ? ((uint64_t)r->integer + 1) / RSCRIPT_NKEYS : 0;
         out->errors = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
+        out->failovers = s->sent ? rsent_failovers(s->sent) : 0;
     }
     if (r)
         freeReplyObject(r);
     return st;
+}
+
+/* ops.where: the primary in use, host:port (the socket path for unix://). */
+static void sr_where(void *self, char *out, size_t outlen)
+{
+    struct sr *s = self;
+    struct rsent_addr a;
+
+    if (!s->sent)
+        snprintf(out, outlen, s->url.unix_socket ? "%s" : "%s:%d", s->url.host, s->url.port);
+    else if (rsent_primary(s->sent, &a))
+        snprintf(out, outlen, "%s:%d", a.host, a.port);
+    else
+        snprintf(out, outlen, "unknown");
 }
 
 /* ops.submit: queue a call on the pipeline. */
@@ -258,7 +277,9 @@ static void sr_destroy(void *self)
     pthread_key_delete(s->key);
     while (s->conns)
         sr_conn_free(s->conns);
+    rsent_stop(s->sent);
     pthread_mutex_destroy(&s->mu);
+    memset(&s->url, 0, sizeof s->url);
     free(s);
 }
 
@@ -270,9 +291,80 @@ static const struct store_ops sr_ops = {
     .del = sr_del,
     .ping = sr_ping,
     .stats = sr_stats,
+    .where = sr_where,
     .submit = sr_submit,
     .destroy = sr_destroy,
 };
+
+/* With sentinels configured: start following them; -1 with err set. */
+static int sr_sentinels(struct sr *s, const struct store_redis_cfg *cfg, char *err, size_t errlen)
+{
+    struct rsent_cfg rc = { .tv = s->tv };
+    if (!cfg->sentinels || !cfg->sentinels[0])
+        return 0;
+    rc.n = cfg_parse_peers(cfg->sentinels, rc.sentinels, CFG_MAX_PEERS, err, errlen);
+    if (rc.n < 0)
+        return -1;
+    snprintf(rc.master, sizeof rc.master, "%s", cfg->master ? cfg->master : "mymaster");
+    memcpy(rc.password, s->url.password, sizeof rc.password);
+    s->sent = rsent_start(&rc, err, errlen);
+    memset(rc.password, 0, sizeof rc.password);
+    return s->sent ? 0 : -1;
+}
+
+/* Try one connection at start-up: a refused password is an error now (the
+ * operator sees it at once); an unreachable Redis is not (it may come later). */
+static int sr_first_contact(struct sr *s, char *err, size_t errlen)
+{
+    struct rconn k = { .sent = s->sent };
+    char why[256] = "";
+    const char *argv[1] = { "PING" };
+    redisReply *r = NULL;
+
+    if (rconn_connect(&k, &s->url, s->tv, why, sizeof why) &&
+        (r = rconn_cmd(&k, 1, argv, NULL, why, sizeof why)) && r->type == REDIS_REPLY_ERROR) {
+        snprintf(why, sizeof why, "redis: %s", r->str);
+        k.auth_failed = strncmp(r->str, "NOAUTH", 6) == 0;
+    }
+    if (r)
+        freeReplyObject(r);
+    if (k.auth_failed) {
+        rconn_drop(&k);
+        snprintf(err, errlen, "redis: authentication failed (%.200s); check REDIS_PASSWORD_FILE "
+                 "or REDIS_URL", why + (strncmp(why, "redis: ", 7) == 0 ? 7 : 0));
+        return -1;
+    }
+    rconn_drop(&k);
+    return 0;
+}
+
+/* Parse the URL, take the password and the timeout into a new sr; NULL with err set. */
+static struct sr *sr_new(const struct store_redis_cfg *cfg, char *err, size_t errlen)
+{
+    struct sr *s = calloc(1, sizeof(*s));
+
+    if (!s) {
+        rconn_err(err, errlen, "%s", "redis store: out of memory");
+        return NULL;
+    }
+    if (cfg_parse_redis_url(cfg->url, &s->url, err, errlen) != 0) {
+        free(s);
+        return NULL;
+    }
+    if (cfg->password && cfg->password[0]) {
+        if (strlen(cfg->password) >= sizeof s->url.password) {
+            rconn_err(err, errlen, "%s", "redis store: the password is too long");
+            free(s);
+            return NULL;
+        }
+        snprintf(s->url.password, sizeof s->url.password, "%s", cfg->password);
+    }
+    s->tv.tv_sec = cfg->timeout_ms / 1000;
+    s->tv.tv_usec = (cfg->timeout_ms % 1000) * 1000;
+    s->ttl = cfg->ttl;
+    s->max_items = cfg->max_items;
+    return s;
+}
 
 /* Open a Redis store (see store_redis.h). */
 int store_redis_open(const struct store_redis_cfg *cfg, struct store *out, char *err,
@@ -281,32 +373,29 @@ int store_redis_open(const struct store_redis_cfg *cfg, struct store *out, char 
     struct sr *s;
 
     if (!cfg || !out || !cfg->url || cfg->timeout_ms <= 0 || cfg->ttl <= 0 ||
-        cfg->max_items == 0) {
+        cfg->max_items == 0 || cfg->wait_replicas < 0) {
         rconn_err(err, errlen, "%s", "redis store: bad configuration");
         return -1;
     }
-    s = calloc(1, sizeof(*s));
-    if (!s) {
-        rconn_err(err, errlen, "%s", "redis store: out of memory");
+    if (err && errlen)
+        err[0] = '\0';
+    if (!(s = sr_new(cfg, err, errlen)))
         return -1;
-    }
-    if (cfg_parse_redis_url(cfg->url, &s->url, err, errlen) != 0) {
+    if (sr_sentinels(s, cfg, err, errlen) != 0 || sr_first_contact(s, err, errlen) != 0 ||
+        pthread_key_create(&s->key, sr_conn_free) != 0) {
+        if (err && errlen && !err[0])
+            rconn_err(err, errlen, "%s", "redis store: no thread key left");
+        rsent_stop(s->sent);
         free(s);
-        return -1;
-    }
-    s->tv.tv_sec = cfg->timeout_ms / 1000;
-    s->tv.tv_usec = (cfg->timeout_ms % 1000) * 1000;
-    s->ttl = cfg->ttl;
-    s->max_items = cfg->max_items;
-    if (pthread_key_create(&s->key, sr_conn_free) != 0) {
-        free(s);
-        rconn_err(err, errlen, "%s", "redis store: no thread key left");
         return -1;
     }
     struct rpipe_cfg pc = { .url = s->url, .tv = s->tv, .ttl = s->ttl,
-                            .max_items = s->max_items, .errors = &s->errors };
+                            .max_items = s->max_items, .errors = &s->errors, .sent = s->sent,
+                            .wait_replicas = cfg->wait_replicas,
+                            .wait_ms = cfg->timeout_ms / 2 > 0 ? cfg->timeout_ms / 2 : 1 };
     if (!(s->pipe = rpipe_start(&pc, err, errlen))) {
         pthread_key_delete(s->key);
+        rsent_stop(s->sent);
         free(s);
         return -1;
     }

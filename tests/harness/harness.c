@@ -198,21 +198,30 @@ static bool make_dir(struct harness_proc *p, const char *logname)
     return true;
 }
 
-/* Start redis-server on p->port in p->dir; true once it answers PING. */
+/* Start redis-server (or redis-sentinel on its config) on p->port in p->dir;
+ * true once it answers PING. */
 static bool redis_run(struct harness_proc *p)
 {
-    char port[16], logf[300], sock[300];
+    char port[16], logf[300], sock[300], conf[300];
     snprintf(port, sizeof port, "%d", p->port);
     snprintf(logf, sizeof logf, "%s/redis.log", p->dir);
     snprintf(sock, sizeof sock, "%s/redis.sock", p->dir);
-    char *argv[] = { "redis-server", "--port", port, "--bind", "127.0.0.1",
+    snprintf(conf, sizeof conf, "%s/sentinel.conf", p->dir);
+    char *argv[48] = { "redis-server", "--port", port, "--bind", "127.0.0.1",
                      "--dir", p->dir, "--save", "", "--appendonly", "no", "--unixsocket", sock, "--unixsocketperm", "700",
                      "--daemonize", "no", "--logfile", logf,
                      "--enable-debug-command", "local", NULL };
-    p->pid = spawn(argv, environ, p->log);
+    int n = 21;
+    for (int i = 0; p->args && p->args[i] && n < 47; i++)
+        argv[n++] = (char *)p->args[i];
+    argv[n] = NULL;
+    char *sargv[] = { "redis-sentinel", conf, NULL };
+    p->pid = spawn(p->sentinel ? sargv : argv, environ, p->log);
     if (p->pid <= 0)
         return false;
-    if (wait_up(p, "PING\r\n", "+PONG"))
+    char auth[128];
+    snprintf(auth, sizeof auth, "AUTH %s\r\n", p->password);
+    if (p->password[0] ? wait_up(p, auth, "+OK") : wait_up(p, "PING\r\n", "+PONG"))
         return true;
     harness_stop(p);
     return false;
@@ -221,7 +230,17 @@ static bool redis_run(struct harness_proc *p)
 /* Start redis-server on a free port in a new temp dir. */
 bool harness_redis_start(struct harness_proc *p)
 {
+    return harness_redis_start_args(p, NULL);
+}
+
+/* Start redis-server with extra arguments on a free port in a new temp dir. */
+bool harness_redis_start_args(struct harness_proc *p, const char *const *args)
+{
     memset(p, 0, sizeof *p);
+    p->args = args;
+    for (int i = 0; args && args[i] && args[i + 1]; i++)
+        if (strcmp(args[i], "--requirepass") == 0)
+            snprintf(p->password, sizeof p->password, "%s", args[i + 1]);
     if (!make_dir(p, "redis.out"))
         return false;
     for (int i = 0; i < START_TRIES; i++) {
@@ -231,6 +250,42 @@ bool harness_redis_start(struct harness_proc *p)
     }
     log_tail(p->log);
     fprintf(stderr, "harness: redis-server did not start (dir %s)\n", p->dir);
+    return false;
+}
+
+/* Write the sentinel's config for p->port into p->dir. */
+static bool sentinel_conf(const struct harness_proc *p, int master_port, const char *password)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/sentinel.conf", p->dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    fprintf(f, "port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s/redis.log\n"
+            "sentinel monitor %s 127.0.0.1 %d 2\n"
+            "sentinel down-after-milliseconds %s 1000\nsentinel failover-timeout %s 4000\n",
+            p->port, p->dir, p->dir, HARNESS_MASTER, master_port, HARNESS_MASTER, HARNESS_MASTER);
+    if (password)
+        fprintf(f, "sentinel auth-pass %s %s\nrequirepass %s\n", HARNESS_MASTER, password,
+                password);
+    return fclose(f) == 0;
+}
+
+/* Start redis-sentinel on a free port in a new temp dir. */
+bool harness_sentinel_start(struct harness_proc *p, int master_port, const char *password)
+{
+    memset(p, 0, sizeof *p);
+    p->sentinel = true;
+    snprintf(p->password, sizeof p->password, "%s", password ? password : "");
+    if (!make_dir(p, "redis.out"))
+        return false;
+    for (int i = 0; i < START_TRIES; i++) {
+        p->port = harness_free_port();
+        if (p->port > 0 && sentinel_conf(p, master_port, password) && redis_run(p))
+            return true;
+    }
+    log_tail(p->log);
+    fprintf(stderr, "harness: redis-sentinel did not start (dir %s)\n", p->dir);
     return false;
 }
 
@@ -368,6 +423,16 @@ void harness_stop(struct harness_proc *p)
     waitpid(p->pid, NULL, 0);
     p->pid = 0;
     sanitizer_check(p);
+}
+
+/* SIGKILL a process and reap it. */
+void harness_kill(struct harness_proc *p)
+{
+    if (p->pid <= 0)
+        return;
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    p->pid = 0;
 }
 
 /* Freeze or resume a process. */

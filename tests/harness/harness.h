@@ -21,6 +21,9 @@ struct harness_proc {
     int port;
     char dir[256];        /* temp dir (logs, redis data) */
     char log[300];        /* the process's stderr/stdout file */
+    const char *const *args; /* redis-server: extra arguments (kept for restarts) */
+    bool sentinel;        /* a redis-sentinel (restart reuses its rewritten config) */
+    char password[64];    /* its requirepass ("" for none), for the start-up probe */
 };
 
 /* Milliseconds on a monotonic clock. */
@@ -38,8 +41,23 @@ int harness_free_port(void);
 /* Start redis-server on a free port in a new temp dir; waits until it answers PING. */
 bool harness_redis_start(struct harness_proc *p);
 
-/* Start redis-server again on the same port and dir (after harness_stop); waits for PING. */
+/* Start redis-server (or a sentinel) again on the same port and dir (after
+ * harness_stop); waits for PING. */
 bool harness_redis_restart(struct harness_proc *p);
+
+/* harness_redis_start with extra redis-server arguments (NULL-ended, e.g.
+ * "--replicaof", "127.0.0.1 6390"); args must outlive p. */
+bool harness_redis_start_args(struct harness_proc *p, const char *const *args);
+
+/* Start redis-sentinel on a free port in a new temp dir, monitoring
+ * HARNESS_MASTER at 127.0.0.1:master_port (quorum 2, down-after 1000 ms);
+ * password (NULL: none) is the primary's and the sentinel's own. */
+bool harness_sentinel_start(struct harness_proc *p, int master_port, const char *password);
+
+/* SIGKILL a process and reap it (a crash, not a stop). */
+void harness_kill(struct harness_proc *p);
+
+#define HARNESS_MASTER "mymaster"
 
 /* Start a service binary with extra "NAME=value" environment entries (NULL-ended);
  * waits until /healthz answers. redis_port is used by stateless-svc (0: none). */

@@ -14,6 +14,7 @@ static const char *const all_vars[] = {
     "PORT", "LISTEN_ADDR", "THREADS", "INSTANCE_ID", "CART_TTL_SECONDS", "MAX_CARTS",
     "MAX_ITEMS", "REDIS_URL", "REDIS_TIMEOUT_MS", "LOG_LEVEL", "LOG_FORMAT",
     "DRAIN_SECONDS", "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_IP", "IDLE_TIMEOUT_SECONDS",
+    "REDIS_SENTINELS", "REDIS_MASTER_NAME", "REDIS_WAIT_REPLICAS", "REDIS_PASSWORD_FILE",
 };
 
 /* Each test runs in its own process: start it from an environment without our variables. */
@@ -325,6 +326,55 @@ static struct cfg_redis good_url(const char *url)
 }
 
 /* Good REDIS_URLs, with and without password, port and db. */
+/* The Redis high-availability settings: defaults, checks, and the password file. */
+Test(cfg, redis_sentinel_settings)
+{
+    struct cfg c;
+    char err[256];
+    cr_assert_eq(load(&c, CFG_STATELESS, err, sizeof err, NULL), CFG_OK, "%s", err);
+    cr_expect_str_eq(c.redis_sentinels, "");
+    cr_expect_str_eq(c.redis_master_name, "mymaster");
+    cr_expect_eq(c.redis_wait_replicas, 0);
+    cr_expect_str_eq(c.redis_password_file, "");
+    cr_assert_eq(load(&c, CFG_STATELESS, err, sizeof err, "--redis-sentinels",
+                      "127.0.0.1:26379,sentinel-2:26380", "--redis-master-name", "carts-1",
+                      "--redis-wait-replicas", "2", "--redis-password-file", "/run/pw", NULL),
+                 CFG_OK, "%s", err);
+    cr_expect_str_eq(c.redis_sentinels, "127.0.0.1:26379,sentinel-2:26380");
+    cr_expect_str_eq(c.redis_master_name, "carts-1");
+    cr_expect_eq(c.redis_wait_replicas, 2);
+    cr_expect_str_eq(c.redis_password_file, "/run/pw");
+    cr_expect_eq(load(&c, CFG_STATELESS, err, sizeof err, "--redis-wait-replicas", "17", NULL),
+                 CFG_ERROR);
+    cr_expect_not_null(strstr(err, "REDIS_WAIT_REPLICAS"), "%s", err);
+    cr_expect_eq(load(&c, CFG_STATELESS, err, sizeof err, "--redis-sentinels", "h:0", NULL),
+                 CFG_ERROR);
+    cr_expect_not_null(strstr(err, "REDIS_SENTINELS"), "%s", err);
+    cr_expect_eq(load(&c, CFG_STATELESS, err, sizeof err, "--redis-master-name", "a b", NULL),
+                 CFG_ERROR);
+}
+
+/* A password file: one line, the newline dropped; never quoted in an error. */
+Test(cfg, password_file)
+{
+    char path[] = "/tmp/cartpair-pw-XXXXXX", pw[128], err[256];
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, "s3cret\n", 7), 7);
+    close(fd);
+    cr_expect_eq(cfg_read_password(path, pw, sizeof pw, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(pw, "s3cret");
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("two\nlines-secret\n", f);
+    fclose(f);
+    cr_expect_eq(cfg_read_password(path, pw, sizeof pw, err, sizeof err), -1);
+    cr_expect_null(strstr(err, "secret"), "%s", err);
+    unlink(path);
+    cr_expect_eq(cfg_read_password(path, pw, sizeof pw, err, sizeof err), -1);
+    cr_expect_not_null(strstr(err, "REDIS_PASSWORD_FILE"), "%s", err);
+}
+
 Test(redis_url, good)
 {
     struct cfg_redis r = good_url("redis://127.0.0.1:6379/0");
