@@ -141,7 +141,7 @@ const BROKEN = [
   ['Redis open to every pod', /Redis 6379 is reachable from stateful-svc pods/, (o) => {
     o.push({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
       metadata: { name: 'oops', namespace: 'cartpair' },
-      spec: { podSelector: {}, policyTypes: ['Ingress'], ingress: [{}] } });
+      spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'], ingress: [{}], egress: [{}] } });
   }],
   ['Redis open to other namespaces', /Redis 6379 is reachable from a pod of another namespace/, (o) => {
     const np = pick(o, 'NetworkPolicy', 'redis-from-stateless-svc');
