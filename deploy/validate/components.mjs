@@ -7,6 +7,8 @@ import { find, envValue } from './policy.mjs';
 import { selectorMatches } from './network.mjs';
 
 const GATEWAY = 'gateway';
+/* A list field, or none when it has the wrong type (the schema reports that). */
+const arr = (x) => (Array.isArray(x) ? x : []);
 const MONITORING = 'monitoring';
 const REDIS_HA = 'redis-ha';
 
@@ -17,8 +19,8 @@ function template(objs, name) {
 
 /* The HTTPRoute rules that send to a Service of that name. */
 function routeRules(objs, service) {
-  return find(objs, 'HTTPRoute').flatMap((r) => (r.spec?.rules ?? [])
-    .filter((rule) => (rule.backendRefs ?? []).some((b) => (b.kind ?? 'Service') === 'Service' && b.name === service))
+  return find(objs, 'HTTPRoute').flatMap((r) => arr(r.spec?.rules)
+    .filter((rule) => arr(rule?.backendRefs).some((b) => (b.kind ?? 'Service') === 'Service' && b.name === service))
     .map((rule) => ({ route: r, rule })));
 }
 
@@ -43,7 +45,7 @@ function checkGateway(objs) {
     if (rule.sessionPersistence) errs.push(`${objName(route)}: stateless-svc must have no session persistence`);
   }
   for (const r of find(objs, 'HTTPRoute')) {
-    const parents = r.spec?.parentRefs ?? [];
+    const parents = arr(r.spec?.parentRefs);
     if (parents.length === 0) errs.push(`${objName(r)}: no parentRefs (attached to no Gateway)`);
     for (const p of parents) {
       if ((p.kind ?? 'Gateway') === 'Gateway' && !p.namespace && find(objs, 'Gateway', p.name).length === 0) {
@@ -59,11 +61,11 @@ function checkGateway(objs) {
 function scraped(objs, tmpl, port) {
   const labels = tmpl?.metadata?.labels ?? {};
   const pm = find(objs, 'PodMonitor').some((m) => selectorMatches(m.spec?.selector, labels) &&
-    (m.spec.podMetricsEndpoints ?? []).some((e) => e.port === port && (e.path ?? '/metrics') === '/metrics'));
+    arr(m.spec.podMetricsEndpoints).some((e) => e.port === port && (e.path ?? '/metrics') === '/metrics'));
   const sm = find(objs, 'ServiceMonitor').some((m) => find(objs, 'Service').some((s) =>
     selectorMatches(m.spec?.selector, s.metadata?.labels ?? {}) &&
     Object.entries(s.spec?.selector ?? {}).every(([k, v]) => labels[k] === v) &&
-    (m.spec.endpoints ?? []).some((e) => e.port === port)));
+    arr(m.spec.endpoints).some((e) => e.port === port)));
   return pm || sm;
 }
 
@@ -81,7 +83,7 @@ function checkMonitoring(objs) {
   for (const [name, port] of [['stateful-svc', 'http'], ['stateless-svc', 'http'], ['redis', 'metrics']]) {
     if (!scraped(objs, template(objs, name), port)) errs.push(`monitoring: no PodMonitor or ServiceMonitor scrapes ${name} on port ${port}`);
   }
-  const rules = find(objs, 'PrometheusRule').flatMap((r) => (r.spec?.groups ?? []).flatMap((g) => g.rules ?? []))
+  const rules = find(objs, 'PrometheusRule').flatMap((r) => arr(r.spec?.groups).flatMap((g) => arr(g?.rules)))
     .filter((r) => r.alert);
   for (const [what, test] of ALERTS) {
     if (!rules.some((r) => test(String(r.expr ?? '')))) errs.push(`monitoring: no alert on ${what}`);

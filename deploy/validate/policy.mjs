@@ -39,8 +39,9 @@ export function parseQuantity(q) {
   return Number(m[1]) * (m[2] ? mult[m[2]] : 1);
 }
 
-/* Container-level rules every workload container must follow. */
-function checkContainer(where, c, podSc) {
+/* Container-level rules every workload container must follow (init
+ * containers have no probes). */
+function checkContainer(where, c, podSc, init = false) {
   const errs = [];
   const sc = c.securityContext ?? {};
   const nonRoot = sc.runAsNonRoot ?? podSc.runAsNonRoot;
@@ -68,8 +69,8 @@ function checkContainer(where, c, podSc) {
   if (mreq !== undefined && mlim !== undefined && parseQuantity(mreq) !== parseQuantity(mlim)) {
     errs.push(`${where}: memory request ${mreq} must equal the limit ${mlim} (evicted first under node pressure otherwise)`);
   }
-  if (!c.livenessProbe) errs.push(`${where}: livenessProbe missing`);
-  if (!c.readinessProbe) errs.push(`${where}: readinessProbe missing`);
+  if (!init && !c.livenessProbe) errs.push(`${where}: livenessProbe missing`);
+  if (!init && !c.readinessProbe) errs.push(`${where}: readinessProbe missing`);
   const image = String(c.image ?? '');
   const tag = image.includes('@') ? 'digest' : image.split('/').pop().split(':')[1];
   if (!tag || tag === 'latest') errs.push(`${where}: image ${image} needs a fixed tag`);
@@ -125,9 +126,8 @@ function checkWorkloads(objs) {
     const spec = w.spec?.template?.spec ?? {};
     const podSc = spec.securityContext ?? {};
     if (spec.hostNetwork || spec.hostPID || spec.hostIPC) errs.push(`${objName(w)}: host namespaces are not allowed`);
-    for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
-      errs.push(...checkContainer(`${objName(w)} container ${c.name}`, c, podSc));
-    }
+    for (const c of spec.initContainers ?? []) errs.push(...checkContainer(`${objName(w)} init container ${c.name}`, c, podSc, true));
+    for (const c of spec.containers ?? []) errs.push(...checkContainer(`${objName(w)} container ${c.name}`, c, podSc));
     if (w.kind === 'StatefulSet') {
       const headless = find(objs, 'Service', w.spec.serviceName)[0];
       if (!headless || headless.spec?.clusterIP !== 'None' || !serviceSelects(headless, w.spec.template?.metadata?.labels ?? {})) {
