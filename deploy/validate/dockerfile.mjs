@@ -1,8 +1,11 @@
 /* dockerfile: lint the service Dockerfiles (dockerfile-utils' linter with
- * every rule an error, then this project's rules: multi-stage bookworm
- * build, slim runtime with only runtime libraries, non-root user, no curl)
- * and the .dockerignore. */
+ * every rule an error, then this project's rules: a build stage on a pinned
+ * Debian bookworm that installs the headers the sources include, a runtime
+ * stage FROM scratch holding only the binary and what ldd says it loads,
+ * OCI labels, non-root user) and the .dockerignore. */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { validate } from 'dockerfile-utils';
 
 const ERROR = 2;
@@ -13,8 +16,13 @@ const STRICT = {
   instructionWorkdirRelative: ERROR,
 };
 
-/* Runtime packages that a debian:bookworm-slim image already has. */
-const BASE_PACKAGES = ['libc6', 'libgcc-s1'];
+/* The build stage's base: Debian bookworm pinned to a point release. */
+const PINNED_BASE = /^(docker\.io\/library\/)?debian:12\.\d+$/;
+/* Packages build-essential brings (the C library's and kernel headers). */
+const TOOLCHAIN_PACKAGES = ['libc6-dev', 'linux-libc-dev', 'libgcc-12-dev', 'libc-dev-bin'];
+/* OCI labels every image carries. */
+const OCI_LABELS = ['title', 'description', 'version', 'revision', 'created']
+  .map((k) => `org.opencontainers.image.${k}`);
 
 /* Logical instructions: continuation lines joined, comments dropped. */
 export function instructions(text) {
@@ -59,36 +67,62 @@ export function aptPackages(stage) {
   return pkgs;
 }
 
-/* Build-stage rules: Debian bookworm, CMake configure without tests, the
- * service's target built. */
+/* Build-stage rules: pinned Debian bookworm, CMake configure without
+ * tests, the service's target built, its runtime tree laid out by ldd. */
 function checkBuildStage(build, service) {
   const errs = [];
-  if (build.from !== 'debian:bookworm') errs.push(`build stage must start FROM debian:bookworm, not ${build.from}`);
+  if (!PINNED_BASE.test(build.from)) errs.push(`build stage must start FROM a pinned Debian bookworm point release (docker.io/library/debian:12.N), not ${build.from}`);
   const runs = build.body.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
   if (!/cmake -S \. -B \S+.*-DCARTPAIR_TESTS=OFF/.test(runs)) errs.push('build stage must configure with cmake -S . -B ... -DCARTPAIR_TESTS=OFF');
   if (!runs.includes(`--target ${service}`)) errs.push(`build stage must build --target ${service}`);
+  if (!new RegExp(`deploy/docker/rootfs \\S+/${service} /rootfs\\b`).test(runs)) errs.push(`build stage must lay out /rootfs with deploy/docker/rootfs (the binary and its ldd libraries)`);
   return errs;
 }
 
-/* Runtime-stage rules: slim image, runtime libraries only, numeric
- * non-root USER, exec-form ENTRYPOINT, LISTEN_ADDR for containers. */
+/* Debian packages of the headers the given source directories include
+ * (found on this machine with dpkg -S), toolchain packages left out. */
+export function headerPackages(root, dirs) {
+  const headers = new Set();
+  for (const d of dirs) {
+    for (const f of readdirSync(join(root, d)).filter((x) => /\.[ch]$/.test(x))) {
+      for (const m of readFileSync(join(root, d, f), 'utf8').matchAll(/^#include <([^>]+)>/gm)) headers.add(m[1]);
+    }
+  }
+  const pkgs = new Map();
+  for (const h of headers) {
+    try {
+      const out = execFileSync('dpkg', ['-S', `/usr/include/${h}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const pkg = out.split('\n')[0].split(':')[0].trim();
+      if (!TOOLCHAIN_PACKAGES.includes(pkg)) pkgs.set(h, pkg);
+    } catch { /* a toolchain header under another path (gcc's) */ }
+  }
+  return pkgs;
+}
+
+/* Errors when the build stage lacks the package of an included header. */
+export function buildPackageErrors(text, headers) {
+  const installed = new Set(aptPackages(stages(text)[0]));
+  return [...headers].filter(([, pkg]) => !installed.has(pkg))
+    .map(([h, pkg]) => `build stage needs ${pkg} for <${h}>, which it does not install`);
+}
+
+/* Runtime-stage rules: FROM scratch with the build stage's /rootfs and
+ * nothing else, OCI labels, numeric non-root USER, exec-form ENTRYPOINT,
+ * LISTEN_ADDR for containers. */
 function checkRuntimeStage(run, build, service, port) {
   const errs = [];
-  if (run.from !== 'debian:bookworm-slim') errs.push(`runtime stage must be FROM debian:bookworm-slim, not ${run.from}`);
-  const pkgs = aptPackages(run);
-  for (const p of pkgs) {
-    if (/-dev$|^build-essential$|^cmake$|^gcc|^pkg-config$/.test(p)) errs.push(`runtime stage installs build package ${p}`);
-    if (/^(curl|wget)$/.test(p)) errs.push(`runtime stage installs ${p}: probes are httpGet, no client is needed`);
+  if (run.from !== 'scratch') errs.push(`runtime stage must be FROM scratch (only what ldd says the binary needs), not ${run.from}`);
+  for (const i of run.body.filter((x) => ['RUN', 'ADD'].includes(x.keyword))) errs.push(`runtime stage must not ${i.keyword} (${i.args})`);
+  const copies = run.body.filter((i) => i.keyword === 'COPY');
+  if (copies.length !== 1 || copies[0].args !== `--from=${build.name} /rootfs/ /`) {
+    errs.push(`runtime stage must COPY --from=${build.name} /rootfs/ / and nothing else`);
   }
-  const runs = run.body.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
-  if (pkgs.length > 0 && !runs.includes('--no-install-recommends')) errs.push('runtime apt-get install needs --no-install-recommends');
-  if (pkgs.length > 0 && !runs.includes('rm -rf /var/lib/apt/lists/*')) errs.push('runtime stage must remove /var/lib/apt/lists/*');
+  const labels = run.body.filter((i) => i.keyword === 'LABEL').map((i) => i.args).join(' ');
+  for (const l of OCI_LABELS) if (!labels.includes(`${l}=`)) errs.push(`runtime stage must LABEL ${l}`);
   const users = run.body.filter((i) => i.keyword === 'USER');
   const user = users.length > 0 ? users[users.length - 1].args : '';
   const uid = /^(\d+)(?::\d+)?$/.exec(user);
   if (!uid || Number(uid[1]) === 0) errs.push(`runtime stage must end as a numeric non-root USER, not "${user}"`);
-  const copy = run.body.find((i) => i.keyword === 'COPY' && i.args.startsWith(`--from=${build.name} `));
-  if (!copy || !copy.args.endsWith(` /usr/local/bin/${service}`)) errs.push(`runtime stage must COPY --from=${build.name} the binary to /usr/local/bin/${service}`);
   const ep = run.body.filter((i) => i.keyword === 'ENTRYPOINT').pop();
   if (!ep || ep.args !== `["/usr/local/bin/${service}"]`) errs.push(`ENTRYPOINT must be ["/usr/local/bin/${service}"] (exec form, no shell)`);
   const env = run.body.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
@@ -109,38 +143,17 @@ export function lintDockerfile(text, service, port) {
   return errs;
 }
 
-/* Debian packages (on this bookworm machine) that provide the shared
- * libraries a binary needs; sonames dpkg does not know are returned too. */
-export function neededPackages(binary) {
-  const dyn = execFileSync('readelf', ['-d', binary], { encoding: 'utf8' });
-  const sonames = [...dyn.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
-  const pkgs = new Map();
-  for (const so of sonames) {
-    let owner = `unknown:${so}`;
-    try {
-      const out = execFileSync('dpkg', ['-S', `*/${so}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      owner = out.split('\n')[0].split(':')[0].trim();
-    } catch { /* left as unknown */ }
-    pkgs.set(so, owner);
+/* The files a runtime tree made by deploy/docker/rootfs must hold: the
+ * binary, every library ldd lists for it (and the loader), and /etc files. */
+export function expectedRootfs(binary, service) {
+  const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
+  const libs = [];
+  for (const line of out.split('\n')) {
+    const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
+    if (m) libs.push(m[1]);
   }
-  return pkgs;
-}
-
-/* Errors when the runtime stage lacks a package the binary links to, or
- * installs a library package the binary does not use. */
-export function runtimeLibErrors(text, binary) {
-  const run = stages(text).pop();
-  const installed = new Set([...aptPackages(run), ...BASE_PACKAGES]);
-  const needed = neededPackages(binary);
-  const errs = [];
-  for (const [so, pkg] of needed) {
-    if (!installed.has(pkg)) errs.push(`${binary} needs ${so} from ${pkg}, which the runtime stage does not install`);
-  }
-  const used = new Set(needed.values());
-  for (const p of aptPackages(run)) {
-    if (/^lib/.test(p) && !used.has(p)) errs.push(`runtime stage installs ${p}, which ${binary} does not link to`);
-  }
-  return errs;
+  return [`/usr/local/bin/${service}`, ...libs,
+    '/etc/passwd', '/etc/group', '/etc/nsswitch.conf', '/etc/ld.so.conf', '/etc/ld.so.cache'].sort();
 }
 
 /* Errors of a .dockerignore: it must keep the sources the build needs and
@@ -157,6 +170,8 @@ export function dockerignoreErrors(text) {
   for (const keep of ['CMakeLists.txt', 'common', 'stateful-svc', 'stateless-svc']) {
     if (pats.some((p) => !p.startsWith('!') && globMatches(norm(p), keep))) errs.push(`.dockerignore excludes ${keep}, which the build needs`);
   }
+  /* deploy/ may be excluded, but the runtime tree script must come back. */
+  if (set.has('deploy') && !pats.includes('!deploy/docker/rootfs')) errs.push('.dockerignore excludes deploy/docker/rootfs, which the build needs');
   if (pats.some((p) => ['*', '**', '.'].includes(norm(p)))) errs.push('.dockerignore excludes everything');
   return errs;
 }

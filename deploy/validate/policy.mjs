@@ -2,31 +2,28 @@
  * (non-root, probe paths, limits, affinity, drain, Redis persistence and
  * who may reach Redis). checkPolicies returns one string per broken rule. */
 import { objName } from './schema.mjs';
+import { checkNetwork, selectorMatches } from './network.mjs';
+import { checkComponents } from './components.mjs';
 
-const APPS = ['stateful-svc', 'stateless-svc'];
-const NAME_LABEL = 'app.kubernetes.io/name';
+export { selectorMatches };
+
 const NGINX = 'nginx.ingress.kubernetes.io/';
 
-/* Objects of a kind, optionally with a given name. */
-function find(objs, kind, name) {
-  return objs.filter((o) => o?.kind === kind && (name === undefined || o.metadata?.name === name));
-}
+/* Bytes per cart line in stateful-svc's memory (measured: the resident size
+ * grew 11.7 KB per cart of 100 lines; a line has a fixed-size sku field),
+ * and the share of the memory limit carts may take; the rest is the
+ * process, threads and connection buffers. */
+const CART_BYTES_PER_ITEM = 120;
+const CART_SHARE = 0.75;
+/* Redis' maxmemory at most this share of its limit: the AOF rewrite forks,
+ * and pages written meanwhile are copied. */
+const REDIS_FORK_SHARE = 0.6;
+/* A readiness blip shorter than this must not take a pod out. */
+const READINESS_TOLERANCE_S = 6;
 
-/* Does a label selector (matchLabels and matchExpressions) match labels? */
-export function selectorMatches(sel, labels) {
-  if (!sel) return false;
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) {
-    if (labels[k] !== v) return false;
-  }
-  for (const e of sel.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, e.key);
-    const val = labels[e.key];
-    if (e.operator === 'In' && !(has && e.values.includes(val))) return false;
-    if (e.operator === 'NotIn' && has && e.values.includes(val)) return false;
-    if (e.operator === 'Exists' && !has) return false;
-    if (e.operator === 'DoesNotExist' && has) return false;
-  }
-  return true;
+/* Objects of a kind, optionally with a given name. */
+export function find(objs, kind, name) {
+  return objs.filter((o) => o?.kind === kind && (name === undefined || o.metadata?.name === name));
 }
 
 /* Does a Service's plain selector pick pods with these labels? */
@@ -43,8 +40,9 @@ export function parseQuantity(q) {
   return Number(m[1]) * (m[2] ? mult[m[2]] : 1);
 }
 
-/* Container-level rules every workload container must follow. */
-function checkContainer(where, c, podSc) {
+/* Container-level rules every workload container must follow (init
+ * containers have no probes). */
+function checkContainer(where, c, podSc, init = false) {
   const errs = [];
   const sc = c.securityContext ?? {};
   const nonRoot = sc.runAsNonRoot ?? podSc.runAsNonRoot;
@@ -55,6 +53,8 @@ function checkContainer(where, c, podSc) {
   if (sc.readOnlyRootFilesystem !== true) errs.push(`${where}: readOnlyRootFilesystem must be true`);
   if (sc.privileged === true) errs.push(`${where}: must not be privileged`);
   if (!(sc.capabilities?.drop ?? []).includes('ALL')) errs.push(`${where}: capabilities must drop ALL`);
+  const seccomp = (sc.seccompProfile ?? podSc.seccompProfile)?.type;
+  if (!['RuntimeDefault', 'Localhost'].includes(seccomp)) errs.push(`${where}: seccompProfile must be RuntimeDefault (Pod Security restricted)`);
   if ((sc.capabilities?.add ?? []).length > 0) errs.push(`${where}: must add no capabilities`);
   const r = c.resources ?? {};
   for (const res of ['cpu', 'memory']) {
@@ -66,8 +66,12 @@ function checkContainer(where, c, podSc) {
       errs.push(`${where}: ${res} limit ${lim} is below its request ${req}`);
     }
   }
-  if (!c.livenessProbe) errs.push(`${where}: livenessProbe missing`);
-  if (!c.readinessProbe) errs.push(`${where}: readinessProbe missing`);
+  const [mreq, mlim] = [r.requests?.memory, r.limits?.memory];
+  if (mreq !== undefined && mlim !== undefined && parseQuantity(mreq) !== parseQuantity(mlim)) {
+    errs.push(`${where}: memory request ${mreq} must equal the limit ${mlim} (evicted first under node pressure otherwise)`);
+  }
+  if (!init && !c.livenessProbe) errs.push(`${where}: livenessProbe missing`);
+  if (!init && !c.readinessProbe) errs.push(`${where}: readinessProbe missing`);
   const image = String(c.image ?? '');
   const tag = image.includes('@') ? 'digest' : image.split('/').pop().split(':')[1];
   if (!tag || tag === 'latest') errs.push(`${where}: image ${image} needs a fixed tag`);
@@ -82,7 +86,7 @@ function resolvePort(c, port) {
 }
 
 /* Value of a plain env var of a container. */
-function envValue(c, name) {
+export function envValue(c, name) {
   return (c.env ?? []).find((e) => e.name === name)?.value;
 }
 
@@ -123,11 +127,29 @@ function checkWorkloads(objs) {
     const spec = w.spec?.template?.spec ?? {};
     const podSc = spec.securityContext ?? {};
     if (spec.hostNetwork || spec.hostPID || spec.hostIPC) errs.push(`${objName(w)}: host namespaces are not allowed`);
-    for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
-      errs.push(...checkContainer(`${objName(w)} container ${c.name}`, c, podSc));
+    for (const c of spec.initContainers ?? []) errs.push(...checkContainer(`${objName(w)} init container ${c.name}`, c, podSc, true));
+    for (const c of spec.containers ?? []) errs.push(...checkContainer(`${objName(w)} container ${c.name}`, c, podSc));
+    if (w.kind === 'StatefulSet') {
+      const headless = find(objs, 'Service', w.spec.serviceName)[0];
+      if (!headless || headless.spec?.clusterIP !== 'None' || !serviceSelects(headless, w.spec.template?.metadata?.labels ?? {})) {
+        errs.push(`${objName(w)}: serviceName must name a headless Service selecting its pods`);
+      } else if (headless.spec.publishNotReadyAddresses !== true) {
+        errs.push(`${objName(headless)}: publishNotReadyAddresses must be true (pod DNS names stay during a readiness blip)`);
+      }
     }
   }
   return errs;
+}
+
+/* The namespace enforces Pod Security "restricted". */
+function checkNamespace(objs) {
+  const ns = find(objs, 'Namespace', 'cartpair')[0];
+  if (!ns) return ['Namespace cartpair missing'];
+  const l = ns.metadata?.labels ?? {};
+  if (l['pod-security.kubernetes.io/enforce'] !== 'restricted') {
+    return [`${objName(ns)}: label pod-security.kubernetes.io/enforce must be restricted`];
+  }
+  return [];
 }
 
 /* stateful-svc: StatefulSet, headless + ClientIP Services, cookie Ingress. */
@@ -146,9 +168,10 @@ function checkStateful(objs) {
   const want = Array.from({ length: sts.spec.replicas ?? 1 },
     (_, i) => `${sts.metadata.name}-${i}.${sts.spec.serviceName}:8080`);
   if (peers.join(',') !== want.join(',')) errs.push(`${objName(sts)}: PEERS must be ${want.join(',')}`);
-  const headless = find(objs, 'Service', sts.spec.serviceName)[0];
-  if (!headless || headless.spec?.clusterIP !== 'None' || !serviceSelects(headless, labels)) {
-    errs.push(`${objName(sts)}: serviceName must name a headless Service selecting its pods`);
+  errs.push(...checkStatefulMemory(sts, c));
+  const rp = c.readinessProbe ?? {};
+  if ((rp.failureThreshold ?? 3) * (rp.periodSeconds ?? 10) < READINESS_TOLERANCE_S) {
+    errs.push(`${objName(sts)}: readiness must tolerate a ${READINESS_TOLERANCE_S} s blip (failureThreshold x periodSeconds); a not-ready pod loses its sessions`);
   }
   const svc = find(objs, 'Service', 'stateful-svc')[0];
   if (!svc || !serviceSelects(svc, labels)) errs.push('Service stateful-svc missing or not selecting the pods');
@@ -158,7 +181,26 @@ function checkStateful(objs) {
   const ann = ing.metadata?.annotations ?? {};
   if (ann[NGINX + 'affinity'] !== 'cookie') errs.push(`${objName(ing)}: ${NGINX}affinity must be cookie`);
   if (ann[NGINX + 'affinity-mode'] !== 'persistent') errs.push(`${objName(ing)}: ${NGINX}affinity-mode must be persistent`);
+  for (const k of ['session-cookie-max-age', 'session-cookie-expires']) {
+    if (ann[NGINX + k] !== undefined) errs.push(`${objName(ing)}: ${NGINX}${k} must not be set (the cookie is set once; its lifetime would move active shoppers)`);
+  }
   return errs;
+}
+
+/* stateful-svc's cart budget follows its memory limit: MAX_CARTS from
+ * resourceFieldRef limits.memory, with a divisor that fits the largest cart. */
+function checkStatefulMemory(sts, c) {
+  const ref = (c.env ?? []).find((e) => e.name === 'MAX_CARTS')?.valueFrom?.resourceFieldRef;
+  if (ref?.resource !== 'limits.memory' || (ref.containerName ?? c.name) !== c.name) {
+    return [`${objName(sts)}: MAX_CARTS must come from resourceFieldRef limits.memory of its own container`];
+  }
+  const items = Number(envValue(c, 'MAX_ITEMS') ?? 100);
+  const need = (items * CART_BYTES_PER_ITEM) / CART_SHARE;
+  const div = parseQuantity(ref.divisor ?? '1');
+  if (!(div >= need)) {
+    return [`${objName(sts)}: MAX_CARTS divisor ${ref.divisor ?? 1} is under ${Math.ceil(need)} bytes, so carts of ${items} lines could exceed the memory limit`];
+  }
+  return [];
 }
 
 /* The Ingress whose rules send to the Service of that name. */
@@ -193,7 +235,10 @@ function checkStateless(objs) {
   const labels = tmpl.metadata?.labels ?? {};
   errs.push(...checkAppPod(objName(dep), tmpl, 'stateless-svc'));
   const c = (tmpl.spec?.containers ?? []).find((x) => x.name === 'stateless-svc') ?? {};
-  if (envSecrets(c, 'REDIS_URL').length === 0) errs.push(`${objName(dep)}: REDIS_URL must come from a Secret`);
+  /* With Sentinel (redis-ha) the password is a file; components.mjs checks it. */
+  if (envValue(c, 'REDIS_SENTINELS') === undefined && envSecrets(c, 'REDIS_URL').length === 0) {
+    errs.push(`${objName(dep)}: REDIS_URL must come from a Secret`);
+  }
   const hpa = find(objs, 'HorizontalPodAutoscaler').find((h) =>
     h.spec?.scaleTargetRef?.kind === 'Deployment' && h.spec.scaleTargetRef.name === 'stateless-svc');
   if (!hpa) errs.push('HorizontalPodAutoscaler for stateless-svc missing');
@@ -239,6 +284,18 @@ function checkRedis(objs) {
   if (!find(objs, 'Service').some((s) => s.metadata.name === 'redis' && serviceSelects(s, labels))) {
     errs.push('Service redis missing or not selecting the Redis pod');
   }
+  if (!find(objs, 'PodDisruptionBudget').some((p) => selectorMatches(p.spec?.selector, labels))) {
+    errs.push('PodDisruptionBudget for Redis missing');
+  }
+  const mm = /^\s*maxmemory\s+(\d+)(kb|mb|gb|k|m|g|b)?\s*$/im.exec(conf);
+  const lim = parseQuantity(c.resources?.limits?.memory);
+  if (!mm) errs.push(`${objName(sts)}: redis.conf must set maxmemory`);
+  else {
+    const unit = { b: 1, k: 1e3, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 }[(mm[2] ?? 'b').toLowerCase()];
+    if (!(Number(mm[1]) * unit <= REDIS_FORK_SHARE * lim)) {
+      errs.push(`${objName(sts)}: maxmemory ${mm[1]}${mm[2] ?? ''} leaves no room for the AOF rewrite fork under the ${c.resources?.limits?.memory} limit (at most ${REDIS_FORK_SHARE * 100} %)`);
+    }
+  }
   return errs;
 }
 
@@ -253,79 +310,26 @@ function redisConfig(objs, spec, c) {
   return text;
 }
 
-/* Is TCP port (number) on a pod (labels, ports) open to a source pod
- * (labels, same or other namespace) under the NetworkPolicies? */
-export function reachable(objs, dst, port, src) {
-  const pols = find(objs, 'NetworkPolicy').filter((p) => selectorMatches(p.spec?.podSelector, dst.labels) &&
-    (p.spec.policyTypes ?? ['Ingress']).includes('Ingress'));
-  if (pols.length === 0) return true;
-  return pols.some((p) => (p.spec.ingress ?? []).some((rule) => {
-    const ports = rule.ports ?? [];
-    const portOk = ports.length === 0 || ports.some((rp) => rp.port === undefined || rp.port === port ||
-      dst.ports.some((cp) => cp.name === rp.port && cp.containerPort === port));
-    const from = rule.from ?? [];
-    const fromOk = from.length === 0 || from.some((peer) => peerMatches(peer, src));
-    return portOk && fromOk;
-  }));
-}
-
-/* Does a NetworkPolicy peer admit the source pod? An ipBlock is taken to
- * admit anything (pod IPs may fall inside it). */
-function peerMatches(peer, src) {
-  if (peer.ipBlock) return true;
-  if (peer.namespaceSelector) {
-    return selectorMatches(peer.namespaceSelector, src.nsLabels) &&
-      (!peer.podSelector || selectorMatches(peer.podSelector, src.labels));
-  }
-  return src.sameNamespace && selectorMatches(peer.podSelector, src.labels);
-}
-
-/* Only stateless-svc pods reach Redis; both services reach their HTTP port. */
-function checkNetwork(objs) {
-  const errs = [];
-  const pod = (name) => {
-    const w = [...find(objs, 'StatefulSet'), ...find(objs, 'Deployment')].find((x) => x.metadata.name === name);
-    const t = w?.spec?.template;
-    return t && { labels: t.metadata?.labels ?? {}, ports: t.spec.containers.flatMap((c) => c.ports ?? []) };
-  };
-  const redis = pod('redis');
-  if (!redis) return ['no Redis pod template for the NetworkPolicy check'];
-  const others = [
-    ['stateful-svc pods', { labels: pod('stateful-svc')?.labels ?? {}, sameNamespace: true, nsLabels: {} }],
-    ['any other pod of the namespace', { labels: { [NAME_LABEL]: 'intruder' }, sameNamespace: true, nsLabels: {} }],
-    ['a pod of another namespace', { labels: { [NAME_LABEL]: 'stateless-svc' }, sameNamespace: false, nsLabels: { 'kubernetes.io/metadata.name': 'other' } }],
-  ];
-  const stateless = { labels: pod('stateless-svc')?.labels ?? {}, sameNamespace: true, nsLabels: {} };
-  if (!reachable(objs, redis, 6379, stateless)) errs.push('NetworkPolicy: stateless-svc cannot reach Redis on 6379');
-  for (const [what, src] of others) {
-    if (reachable(objs, redis, 6379, src)) errs.push(`NetworkPolicy: Redis 6379 is reachable from ${what}`);
-  }
-  const outside = { labels: { 'app.kubernetes.io/name': 'ingress-nginx' }, sameNamespace: false, nsLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } };
-  for (const app of APPS) {
-    const p = pod(app);
-    const port = p?.ports.find((x) => x.name === 'http')?.containerPort;
-    if (p && !reachable(objs, p, port, outside)) errs.push(`NetworkPolicy: the ingress controller cannot reach ${app}`);
-  }
-  return errs;
-}
-
 /* Every Secret referenced by a workload, and which of them are rendered. */
 export function secretRefs(objs) {
   const names = new Set();
   for (const w of [...find(objs, 'Deployment'), ...find(objs, 'StatefulSet')]) {
-    for (const c of w.spec?.template?.spec?.containers ?? []) {
+    const spec = w.spec?.template?.spec ?? {};
+    for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
       for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) names.add(e.valueFrom.secretKeyRef.name);
     }
+    for (const v of spec.volumes ?? []) if (v.secret?.secretName) names.add(v.secret.secretName);
   }
   const rendered = new Set(find(objs, 'Secret').map((s) => s.metadata.name));
   return { all: [...names].sort(), missing: [...names].filter((n) => !rendered.has(n)).sort() };
 }
 
 /* All policy rules; external lists the Secrets allowed to be created
- * outside the manifests (prod's cartpair-redis). */
-export function checkPolicies(objs, external = []) {
-  const errs = [...checkWorkloads(objs), ...checkStateful(objs), ...checkStateless(objs),
-    ...checkRedis(objs), ...checkNetwork(objs)];
+ * outside the manifests (prod's cartpair-redis), required the components
+ * that must be on (gateway, monitoring, redis-ha). */
+export function checkPolicies(objs, external = [], required = []) {
+  const errs = [...checkNamespace(objs), ...checkWorkloads(objs), ...checkStateful(objs), ...checkStateless(objs),
+    ...checkRedis(objs), ...checkNetwork(objs), ...checkComponents(objs, required)];
   for (const n of secretRefs(objs).missing) {
     if (!external.includes(n)) errs.push(`Secret ${n} is referenced but neither rendered nor declared external`);
   }

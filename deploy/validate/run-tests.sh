@@ -1,11 +1,14 @@
 #!/bin/sh
 # Offline checks of the deployment files, run by ctest (or by hand):
-#   deploy/validate/run-tests.sh [k8s|docker]...   (default: both)
+#   deploy/validate/run-tests.sh [k8s|docker|redis-ha]...   (default: k8s docker)
 # k8s:    every overlay renders with `kubectl kustomize`, validates against
 #         the Kubernetes schemas and keeps the documented policies; broken
 #         copies must fail.
 # docker: the Dockerfiles pass the linter and the project rules, and their
-#         build commands build the services with the right runtime libraries.
+#         build commands build the services and lay out runtime trees that
+#         hold exactly what ldd lists and run on their own.
+# redis-ha: the redis-ha component's start-up script with real Redis and
+#         Sentinel processes (redis-ha-live; needs root, else exit 77).
 # Installs the pinned npm packages (package-lock.json) on first use.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,8 +43,11 @@ for what in "$@"; do
             files="$files validate.test.mjs" ;;
         docker)
             files="$files dockerfiles.test.mjs" ;;
+        redis-ha)
+            [ $# -eq 1 ] || { echo "run-tests.sh: redis-ha runs alone" >&2; exit 2; }
+            exec ./redis-ha-live ;;
         *)
-            echo "usage: run-tests.sh [k8s|docker]..." >&2; exit 2 ;;
+            echo "usage: run-tests.sh [k8s|docker|redis-ha]..." >&2; exit 2 ;;
     esac
 done
 # shellcheck disable=SC2086 # word splitting of the file list is wanted

@@ -1,5 +1,6 @@
 /* schema: validate Kubernetes objects against the API schemas shipped in
- * the kubernetes-models package (offline; no cluster needed). */
+ * the kubernetes-models packages (offline; no cluster needed), custom
+ * resources (Gateway API, Prometheus Operator) included. */
 import { parseAllDocuments } from 'yaml';
 
 /* Parse a multi-document YAML string into plain objects; throws on a
@@ -23,11 +24,19 @@ export function objName(obj) {
   return `${obj?.kind ?? '?'}/${md.namespace ? md.namespace + '/' : ''}${md.name ?? '?'}`;
 }
 
-/* The kubernetes-models module path for an apiVersion and kind. */
+/* Packages with the schemas of API groups that are not Kubernetes' own
+ * (custom resources of the Gateway API and the Prometheus Operator). */
+const CRD_PACKAGES = {
+  'gateway.networking.k8s.io': '@kubernetes-models/gateway-api',
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
+};
+
+/* The module path of the model for an apiVersion and kind. */
 function modelPath(apiVersion, kind) {
   const parts = String(apiVersion).split('/');
   if (parts.length === 1) return `kubernetes-models/${parts[0]}/${kind}`;
-  return `kubernetes-models/${parts[0]}/${parts[1]}/${kind}`;
+  const pkg = CRD_PACKAGES[parts[0]] ?? 'kubernetes-models';
+  return `${pkg}/${parts[0]}/${parts[1]}/${kind}`;
 }
 
 /* Validate one object; resolves to a list of error strings (empty: valid). */
