@@ -81,23 +81,40 @@ Test(idem_redis, replay_reuse_and_refusal)
     cart_free(&c);
 }
 
+/* True when change i of the window test carries a key (every 5th does not). */
+static bool keyed(int i)
+{
+    return i % 5 != 0;
+}
+
 Test(idem_redis, keeps_the_keys_of_the_last_64_changes)
 {
     struct cart c = {0};
     char key[32];
+    const int n = 4 * IDEM_KEEP + 3;  /* several turns of the ring, with unkeyed changes */
     sfix_create("w");
-    for (int i = 1; i <= IDEM_KEEP + 1; i++) {
+    for (int i = 1; i <= n; i++) {
         snprintf(key, sizeof key, "k%d", i);
         struct store_idem ik = ikey(key, "A1");
-        cr_assert_eq(add("w", &ik, i % 2 ? "A" : "B", 1, &c), STORE_OK);
+        cr_assert_eq(add("w", keyed(i) ? &ik : NULL, i % 2 ? "A" : "B", 1, &c), STORE_OK);
         cr_assert_not(ik.replayed, "%s", key);
+        cr_assert_eq(c.version, i);
     }
-    struct store_idem second = ikey("k2", "A1"), first = ikey("k1", "A1");
-    cr_expect_eq(add("w", &second, "A", 1, &c), STORE_OK);
-    cr_expect(second.replayed, "the key of the 64th change back is remembered");
-    idem_answer_free(&second.ans);
-    cr_expect_eq(add("w", &first, "A", 1, &c), STORE_OK);
-    cr_expect_not(first.replayed, "the key of the 65th change back is forgotten");
+    int oldest = n - IDEM_KEEP + 1, gone = n - IDEM_KEEP;
+    while (!keyed(oldest))
+        oldest++;
+    while (!keyed(gone))
+        gone--;
+    snprintf(key, sizeof key, "k%d", oldest);
+    struct store_idem in = ikey(key, "A1");
+    cr_expect_eq(add("w", &in, "A", 1, &c), STORE_OK);
+    cr_expect(in.replayed, "%s, of the last 64 changes, is remembered", key);
+    cr_expect_eq(in.ans.version, oldest);
+    idem_answer_free(&in.ans);
+    snprintf(key, sizeof key, "k%d", gone);
+    struct store_idem out = ikey(key, "A1");
+    cr_expect_eq(add("w", &out, "A", 1, &c), STORE_OK);
+    cr_expect_not(out.replayed, "%s, older than the last 64 changes, is forgotten", key);
     cr_expect_leq(raw_int("HLEN", "idem:{w}"), 2 * IDEM_KEEP + 1, "the record stays bounded");
     cart_free(&c);
 }
