@@ -182,8 +182,10 @@ static void check_unexpected(struct scen_cart *m, const struct scen_req *rq,
             res->kind = CHECK_STALE;
     } else {
         res->kind = check_is_model_code(code) ? CHECK_STALE : CHECK_ERROR;
-        /* A 503 (service or proxy) changed nothing; other failures may have. */
-        if (rq->op != SCEN_GET && r->status != 503)
+        /* A 503 draining or capacity, or the proxy's, changed nothing; after a
+         * 503 store_unavailable (the store's reply was lost) and other failures
+         * a change's outcome is unknown (docs/API.md): read the cart next. */
+        if (rq->op != SCEN_GET && (r->status != 503 || strcmp(code, "store_unavailable") == 0))
             m->unsure = true;
         if (res->kind == CHECK_STALE)
             m->unsure = true;

@@ -30,6 +30,7 @@ struct rpipe {
     struct store_req *head, *tail;
     bool stop;
     struct rconn k;               /* the pipeline thread's own */
+    bool gate;                    /* check the replicas before the next batch (see rpipe_gate) */
     struct rpipe_item items[RPIPE_BATCH];
 };
 
@@ -91,8 +92,11 @@ static void rpipe_answer(struct rpipe *p, struct rpipe_item *it, redisReply *r)
 static bool rpipe_ready(struct rpipe *p, char *err, size_t errlen)
 {
     rconn_check(&p->k);
-    if (!p->k.c && !rconn_connect(&p->k, &p->cfg.url, p->cfg.tv, err, errlen))
-        return false;
+    if (!p->k.c) {
+        if (!rconn_connect(&p->k, &p->cfg.url, p->cfg.tv, err, errlen))
+            return false;
+        p->gate = true;
+    }
     for (int i = 0; i < RSCRIPT_COUNT; i++)
         if (!p->k.sha[i][0] && rconn_load(&p->k, i, err, errlen) != STORE_OK) {
             rconn_drop(&p->k);
@@ -123,6 +127,8 @@ static bool rpipe_waited(struct rpipe *p, redisReply *w, char *err, size_t errle
         snprintf(err, errlen, "redis: %lld of %d replicas acknowledged within %d ms",
                  w->type == REDIS_REPLY_INTEGER ? w->integer : -1LL, p->cfg.wait_replicas,
                  p->cfg.wait_ms);
+    if (!ok)
+        p->gate = true;
     if (w)
         freeReplyObject(w);
     return ok;
@@ -136,6 +142,19 @@ static void rpipe_append_wait(struct rpipe *p)
     snprintf(ms, sizeof ms, "%d", p->cfg.wait_ms);
     const char *argv[3] = { "WAIT", n, ms };
     redisAppendCommandArgv(p->k.c, 3, argv, NULL);
+}
+
+/* With WAIT, on a new connection or after WAIT fell short: are N replicas
+ * there (a WAIT with no new write of ours)? If not, the batch is not sent:
+ * it fails 503 having changed nothing, rather than being applied on a primary
+ * no replica follows yet (just after a failover) and answered 503 anyway. */
+static bool rpipe_gate(struct rpipe *p, char *err, size_t errlen)
+{
+    if (p->cfg.wait_replicas == 0 || !p->gate)
+        return true;
+    p->gate = false;
+    rpipe_append_wait(p);
+    return rpipe_waited(p, rpipe_read(p, err, errlen), err, errlen);
 }
 
 /* Send n items pipelined (and WAIT), read their replies in order, and answer
@@ -223,7 +242,8 @@ static void rpipe_batch(struct rpipe *p, struct store_req **list)
             n++;
     }
     bool reused = p->k.c != NULL;
-    int got = rpipe_ready(p, err, sizeof err) ? rpipe_send(p, n, err, sizeof err) : 0;
+    bool ready = rpipe_ready(p, err, sizeof err) && rpipe_gate(p, err, sizeof err);
+    int got = ready ? rpipe_send(p, n, err, sizeof err) : 0;
     /* reads cut off because a reused connection had been closed (Redis
      * restarted) get one more try; a change might have landed, so it does not */
     bool eof = reused && p->k.closed;

@@ -11,6 +11,8 @@
  * each batch, and no answer of the batch is given before it returns: when
  * fewer than N replicas acknowledged, every call of the batch gets
  * STORE_UNAVAILABLE (a change may then have been applied, unacknowledged).
+ * On a new connection, and after a WAIT fell short, a WAIT alone first checks
+ * that N replicas are there; until they are, batches fail unsent.
  * Thread-safe: rpipe_submit from any thread. */
 #ifndef RPIPE_H
 #define RPIPE_H

@@ -319,7 +319,11 @@ Test(check, failures_are_errors_and_resync_when_the_outcome_is_unknown)
     struct check_result r = judge(&m, req(SCEN_ADD, "SKU-01", 1, 1), 503,
                                   "{\"error\":{\"code\":\"store_unavailable\"}}");
     cr_expect_eq(r.kind, CHECK_ERROR);
-    cr_expect_not(m.unsure, "a 503 wrote nothing");
+    cr_expect(m.unsure, "a 503 store_unavailable may have landed");
+    m.unsure = false;
+    r = judge(&m, req(SCEN_ADD, "SKU-01", 1, 1), 503, "{\"error\":{\"code\":\"draining\"}}");
+    cr_expect_eq(r.kind, CHECK_ERROR);
+    cr_expect_not(m.unsure, "a 503 draining wrote nothing");
     r = judge(&m, req(SCEN_ADD, "SKU-01", 1, 1), 502, "<html>bad gateway</html>");
     cr_expect_eq(r.kind, CHECK_ERROR);
     cr_expect(m.unsure, "a 502 may have landed");
