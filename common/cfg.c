@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,14 +28,18 @@ struct opt {
     unsigned kinds;          /* the services --help lists it for */
     const char *metavar;
     const char *help;
-    const char *def;         /* default as shown by --help; NULL: per kind */
+    const char *def;         /* the default; "none", "online cores", "host name": computed */
 };
 
 #define F(field) offsetof(struct cfg, field)
 
+/* A variable may have a row per kind (PORT): the row of the service's kind is
+ * used; a row for the other kind only is still accepted, as in both --help lists. */
 static const struct opt opts[] = {
-    { "PORT", "port", T_INT, 1, 65535, F(port), K_BOTH, "N",
-      "TCP port to listen on", NULL },
+    { "PORT", "port", T_INT, 1, 65535, F(port), K_FUL, "N",
+      "TCP port to listen on", "8080" },
+    { "PORT", "port", T_INT, 1, 65535, F(port), K_LESS, "N",
+      "TCP port to listen on", "8081" },
     { "LISTEN_ADDR", "listen-addr", T_ADDR, 0, 0, F(listen_addr), K_BOTH, "ADDR",
       "IPv4 or IPv6 address to listen on", "127.0.0.1" },
     { "THREADS", "threads", T_INT, 1, 256, F(threads), K_BOTH, "N",
@@ -250,30 +255,6 @@ static void default_instance(char *out, size_t outlen)
     snprintf(out, outlen, "%.63s", host);
 }
 
-/* Fill c with the defaults for this kind of service. */
-static void cfg_defaults(struct cfg *c, enum cfg_kind kind)
-{
-    memset(c, 0, sizeof *c);
-    c->kind = kind;
-    c->port = kind == CFG_STATEFUL ? 8080 : 8081;
-    snprintf(c->listen_addr, sizeof c->listen_addr, "127.0.0.1");
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    c->threads = cores < 1 ? 1 : cores > 256 ? 256 : (int)cores;
-    default_instance(c->instance_id, sizeof c->instance_id);
-    c->ttl = 1800;
-    c->max_carts = 1000000;
-    c->max_items = 100;
-    snprintf(c->redis_url, sizeof c->redis_url, "redis://127.0.0.1:6379/0");
-    c->redis_timeout_ms = 500;
-    c->log_level = LOG_INFO;
-    c->log_format = LOG_FMT_TEXT;
-    c->drain_seconds = 0;
-    c->max_conns = 4096;
-    c->max_conns_per_ip = 1024;
-    c->idle_timeout = 30;
-    snprintf(c->redis_master_name, sizeof c->redis_master_name, "mymaster");
-}
-
 /* Check value v of setting o and store it in c; who names the variable (and flag). */
 static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const char *who,
                      char *err, size_t errlen)
@@ -341,46 +322,102 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
     return 0;
 }
 
-/* Index of the option named by the n chars at name, or -1. */
-static int find_opt(const char *name, size_t n)
+/* True when row i serves this kind: its own row, or the only row of its variable. */
+static bool opt_used(size_t i, enum cfg_kind kind)
 {
-    for (size_t i = 0; i < N_OPTS; i++)
-        if (strlen(opts[i].flag) == n && strncmp(opts[i].flag, name, n) == 0)
-            return (int)i;
-    return -1;
+    if (opts[i].kinds & (1u << kind))
+        return true;
+    for (size_t j = 0; j < N_OPTS; j++)
+        if (j != i && strcmp(opts[j].env, opts[i].env) == 0 && (opts[j].kinds & (1u << kind)))
+            return false;
+    return true;
 }
 
-/* Walk argv, recording each flag's value in vals; stops at --help or --version. */
-static enum cfg_status scan_args(int argc, char **argv, const char **vals,
+/* Fill c with the defaults for this kind: the table's values, then the computed ones. */
+static int cfg_defaults(struct cfg *c, enum cfg_kind kind, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = cores < 1 ? 1 : cores > 256 ? 256 : (int)cores;
+    default_instance(c->instance_id, sizeof c->instance_id);
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const char *d = opts[i].def;
+        if (!opt_used(i, kind) || !strcmp(d, "none") || !strcmp(d, "online cores") ||
+            !strcmp(d, "host name"))
+            continue;
+        if (cfg_apply(c, &opts[i], d, opts[i].env, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+#define OPT_VAL0 256       /* getopt_long's value for row i is OPT_VAL0 + i */
+
+/* True when tok names flag exactly (--flag, --flag=v or -s): no abbreviations. */
+static bool tok_names(const char *tok, const char *flag, char s)
+{
+    size_t n = strlen(flag);
+    if (s && tok[0] == '-' && tok[1] == s && tok[2] == '\0')
+        return true;
+    return strncmp(tok, "--", 2) == 0 && strncmp(tok + 2, flag, n) == 0 &&
+           (tok[2 + n] == '\0' || tok[2 + n] == '=');
+}
+
+/* Report tok, which is no option of ours: an unknown --name, or a stray argument. */
+static enum cfg_status bad_arg(const char *tok, char *err, size_t errlen)
+{
+    if (strncmp(tok, "--", 2) == 0 && tok[2] != '\0')
+        util_seterr(err, errlen, "unknown option --%.*s (see --help)", (int)strcspn(tok + 2, "="),
+                    tok + 2);
+    else
+        util_seterr(err, errlen, "unexpected argument '%s' (see --help)", tok);
+    return CFG_ERROR;
+}
+
+/* Fill lo, getopt_long's table, from the rows this kind uses; lo has N_OPTS + 3 places. */
+static void long_opts(struct option *lo, enum cfg_kind kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (opt_used(i, kind))
+            lo[n++] = (struct option){ opts[i].flag, required_argument, NULL, OPT_VAL0 + (int)i };
+    lo[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+    lo[n++] = (struct option){ "version", no_argument, NULL, 'V' };
+    lo[n] = (struct option){ NULL, 0, NULL, 0 };
+}
+
+/* Walk argv with getopt_long, recording each flag's value in vals; stops at
+ * --help or --version, and at the first argument that is no option. */
+static enum cfg_status scan_args(enum cfg_kind kind, int argc, char **argv, const char **vals,
                                  char *err, size_t errlen)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+    struct option lo[N_OPTS + 3];
+    long_opts(lo, kind);
+    optind = 0;                /* glibc: start afresh */
+    int at = 1;
+    for (;;) {
+        at = optind ? optind : 1;
+        const char *tok = at < argc ? argv[at] : "";
+        int ch = getopt_long(argc, argv, "+:hV", lo, NULL);
+        if (ch == -1)
+            break;
+        if (ch == ':' && optopt >= OPT_VAL0) {
+            util_seterr(err, errlen, "option --%s needs a value", opts[optopt - OPT_VAL0].flag);
+            return CFG_ERROR;
+        }
+        if (ch == 'h' && tok_names(tok, "help", 'h'))
             return CFG_HELP;
-        if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0)
+        if (ch == 'V' && tok_names(tok, "version", 'V'))
             return CFG_VERSION;
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-            util_seterr(err, errlen, "unexpected argument '%s' (see --help)", a);
-            return CFG_ERROR;
-        }
-        const char *name = a + 2;
-        const char *eq = strchr(name, '=');
-        size_t n = eq ? (size_t)(eq - name) : strlen(name);
-        int k = find_opt(name, n);
-        if (k < 0) {
-            util_seterr(err, errlen, "unknown option --%.*s (see --help)", (int)n, name);
-            return CFG_ERROR;
-        }
-        if (eq) {
-            vals[k] = eq + 1;
-        } else if (i + 1 < argc) {
-            vals[k] = argv[++i];
-        } else {
-            util_seterr(err, errlen, "option --%s needs a value", opts[k].flag);
-            return CFG_ERROR;
-        }
+        if (ch < OPT_VAL0 || !tok_names(tok, opts[ch - OPT_VAL0].flag, 0))
+            return bad_arg(tok, err, errlen);
+        vals[ch - OPT_VAL0] = optarg;
     }
+    if (at < argc && optind == at + 1 && strcmp(argv[at], "--") == 0)
+        return bad_arg("--", err, errlen);      /* getopt_long's end of options */
+    if (optind < argc)
+        return bad_arg(argv[optind], err, errlen);
     return CFG_OK;
 }
 
@@ -391,12 +428,13 @@ enum cfg_status cfg_load(struct cfg *c, enum cfg_kind kind, int argc, char **arg
     const char *vals[N_OPTS] = { 0 };
     if (err && errlen)
         err[0] = '\0';
-    cfg_defaults(c, kind);
-    enum cfg_status st = scan_args(argc, argv, vals, err, errlen);
+    if (cfg_defaults(c, kind, err, errlen) != 0)
+        return CFG_ERROR;
+    enum cfg_status st = scan_args(kind, argc, argv, vals, err, errlen);
     if (st != CFG_OK)
         return st;
     for (size_t i = 0; i < N_OPTS; i++) {
-        const char *v = vals[i] ? vals[i] : getenv(opts[i].env);
+        const char *v = vals[i] ? vals[i] : opt_used(i, kind) ? getenv(opts[i].env) : NULL;
         if (!v)
             continue;
         char who[96];
@@ -429,10 +467,7 @@ void cfg_usage(enum cfg_kind kind, const char *prog)
         printf("        %s", o->help);
         if (o->type == T_INT || o->type == T_LONG)
             printf(", %ld..%ld", o->min, o->max);
-        if (o->def)
-            printf(" (default: %s)\n", o->def);
-        else
-            printf(" (default: %d)\n", kind == CFG_STATEFUL ? 8080 : 8081);
+        printf(" (default: %s)\n", o->def);
     }
     printf("  -h, --help\n        print this help and exit\n");
     printf("  -V, --version\n        print the version and exit\n");

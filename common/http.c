@@ -253,6 +253,7 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
 }
 
 /* Route MHD's own error messages into our log. */
+__attribute__((format(printf, 2, 0)))
 static void http_on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char buf[512];

@@ -214,16 +214,20 @@ static void check_cart_op(const struct scen_cfg *cfg, struct scen_cart *m,
     if (r->status >= 400)
         check_error_code(r->body, r->body_len, code, sizeof code);
     if (r->status == 421) {
-        if (++m->misdirected >= 2)
-            return check_lose(m, CHECK_MISDIRECTED, rq, r->status, res);
+        if (++m->misdirected >= 2) {
+            check_lose(m, CHECK_MISDIRECTED, rq, r->status, res);
+            return;
+        }
         m->unsure = true;
         res->kind = CHECK_MISDIRECTED;
         snprintf(res->detail, sizeof res->detail, "%s: 421 for cart %s", scen_op_name(rq->op), m->id);
         return;
     }
     m->misdirected = 0;
-    if (r->status == 404 && (!strcmp(code, "cart_not_found") || !strcmp(code, "no_session")))
-        return check_lose(m, CHECK_LOST, rq, r->status, res);
+    if (r->status == 404 && (!strcmp(code, "cart_not_found") || !strcmp(code, "no_session"))) {
+        check_lose(m, CHECK_LOST, rq, r->status, res);
+        return;
+    }
     if (m->unsure && rq->op == SCEN_GET) {
         if (r->status != 200) {
             res->kind = CHECK_ERROR;
@@ -231,15 +235,16 @@ static void check_cart_op(const struct scen_cfg *cfg, struct scen_cart *m,
             return;
         }
         m->unsure = false;
-        return check_cart_body(m, NULL, rq, r, res);
+        check_cart_body(m, NULL, rq, r, res);
+        return;
     }
     struct scen_cart after;
     struct scen_expect e = scen_expect(cfg, m, rq, &after);
     if (r->status != e.status)
-        return check_unexpected(m, rq, r, &e, code, res);
-    if (r->status == 200)
-        return check_cart_body(m, &after, rq, r, res);
-    if (!e.code || strcmp(code, e.code) != 0) {
+        check_unexpected(m, rq, r, &e, code, res);
+    else if (r->status == 200)
+        check_cart_body(m, &after, rq, r, res);
+    else if (!e.code || strcmp(code, e.code) != 0) {
         res->kind = CHECK_STALE;
         m->unsure = true;
         snprintf(res->detail, sizeof res->detail, "%s %s: code %s, expected %s",

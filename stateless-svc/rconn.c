@@ -6,11 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void rconn_err(char *err, size_t errlen, const char *fmt, const char *arg)
-{
-    if (err && errlen)
-        snprintf(err, errlen, fmt, arg);
-}
+#include "util.h"
 
 void rconn_drop(struct rconn *k)
 {
@@ -54,7 +50,7 @@ redisReply *rconn_cmd(struct rconn *k, int argc, const char **argv, const size_t
     if (!r) {
         k->closed = k->c->err == REDIS_ERR_EOF ||
                     (k->c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
-        rconn_err(err, errlen, "redis: %s", k->c->errstr[0] ? k->c->errstr : "no reply");
+        util_seterr(err, errlen, "redis: %s", k->c->errstr[0] ? k->c->errstr : "no reply");
         rconn_lost(k);
     }
     return r;
@@ -70,7 +66,7 @@ static bool rconn_setup_cmd(struct rconn *k, const char *cmd, const char *arg,
     bool ok = r && r->type == REDIS_REPLY_STATUS;
 
     if (r && !ok) {
-        rconn_err(err, errlen, "redis: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+        util_seterr(err, errlen, "redis: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
         k->auth_failed = strcmp(cmd, "AUTH") == 0;
         rconn_drop(k);
     }
@@ -89,7 +85,7 @@ static bool rconn_role(struct rconn *k, const char *host, int port, char *err, s
     bool ok = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
               r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
     if (r->type == REDIS_REPLY_ERROR) {
-        rconn_err(err, errlen, "redis: %s", r->str);
+        util_seterr(err, errlen, "redis: %s", r->str);
         k->auth_failed = strncmp(r->str, "NOAUTH", 6) == 0;
     } else if (!ok && err && errlen)
         snprintf(err, errlen, "redis: %s:%d is not the primary (ROLE: %s)", host, port,
@@ -107,7 +103,7 @@ static bool rconn_open(struct rconn *k, const struct cfg_redis *url, struct time
 {
     if (k->sent) {
         if (!rsent_primary(k->sent, a)) {
-            rconn_err(err, errlen, "redis: %s", "no primary known (no sentinel answered)");
+            util_seterr(err, errlen, "redis: %s", "no primary known (no sentinel answered)");
             return false;
         }
         k->gen = a->gen;
@@ -117,11 +113,11 @@ static bool rconn_open(struct rconn *k, const struct cfg_redis *url, struct time
                                 : redisConnectWithTimeout(url->host, url->port, tv);
     }
     if (!k->c) {
-        rconn_err(err, errlen, "redis: %s", "out of memory");
+        util_seterr(err, errlen, "redis: %s", "out of memory");
         return false;
     }
     if (k->c->err || redisSetTimeout(k->c, tv) != REDIS_OK) {
-        rconn_err(err, errlen, "redis: %s", k->c->errstr[0] ? k->c->errstr : "connect failed");
+        util_seterr(err, errlen, "redis: %s", k->c->errstr[0] ? k->c->errstr : "connect failed");
         rconn_lost(k);
         return false;
     }
@@ -158,7 +154,7 @@ enum store_status rconn_load(struct rconn *k, int i, char *err, size_t errlen)
     if (r->type == REDIS_REPLY_ERROR)
         st = rscript_error(r, err, errlen);
     else if (r->type != REDIS_REPLY_STRING || r->len != RCONN_SHA_LEN) {
-        rconn_err(err, errlen, "redis: %s", "bad SCRIPT LOAD reply");
+        util_seterr(err, errlen, "redis: %s", "bad SCRIPT LOAD reply");
         st = STORE_ERROR;
     } else
         memcpy(k->sha[i], r->str, RCONN_SHA_LEN + 1);

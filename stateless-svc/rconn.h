@@ -72,7 +72,4 @@ enum store_status rconn_eval(struct rconn *k, int i, const struct rscript_keys *
                              const struct rscript_args *a, struct redisReply **out,
                              char *err, size_t errlen);
 
-/* Format an error into err (which may be NULL). */
-void rconn_err(char *err, size_t errlen, const char *fmt, const char *arg);
-
 #endif

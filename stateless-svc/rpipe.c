@@ -10,6 +10,7 @@
 
 #include "rconn.h"
 #include "rscript.h"
+#include "util.h"
 
 /* One queued request, ready to send. */
 struct rpipe_item {
@@ -112,7 +113,7 @@ static redisReply *rpipe_read(struct rpipe *p, char *err, size_t errlen)
         return reply;
     p->k.closed = p->k.c->err == REDIS_ERR_EOF ||
                   (p->k.c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
-    rconn_err(err, errlen, "redis: %s", p->k.c->errstr[0] ? p->k.c->errstr : "no reply");
+    util_seterr(err, errlen, "redis: %s", p->k.c->errstr[0] ? p->k.c->errstr : "no reply");
     rconn_lost(&p->k);
     return NULL;
 }
@@ -284,7 +285,7 @@ struct rpipe *rpipe_start(const struct rpipe_cfg *cfg, char *err, size_t errlen)
 {
     struct rpipe *p = calloc(1, sizeof *p);
     if (!p) {
-        rconn_err(err, errlen, "%s", "redis store: out of memory");
+        util_seterr(err, errlen, "%s", "redis store: out of memory");
         return NULL;
     }
     p->cfg = *cfg;
@@ -292,7 +293,7 @@ struct rpipe *rpipe_start(const struct rpipe_cfg *cfg, char *err, size_t errlen)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     if (pthread_create(&p->thread, NULL, rpipe_main, p) != 0) {
-        rconn_err(err, errlen, "%s", "redis store: cannot start the pipeline thread");
+        util_seterr(err, errlen, "%s", "redis store: cannot start the pipeline thread");
         pthread_cond_destroy(&p->cv);
         pthread_mutex_destroy(&p->mu);
         free(p);

@@ -14,6 +14,7 @@
 #include "rpipe.h"
 #include "rscript.h"
 #include "rsent.h"
+#include "util.h"
 
 /* One thread's connection and its place in the store's list. */
 struct sr_conn {
@@ -70,7 +71,7 @@ static struct sr_conn *sr_conn_get(struct sr *s, bool *fresh, char *err, size_t 
         k = calloc(1, sizeof(*k));
         if (!k || pthread_setspecific(s->key, k) != 0) {
             free(k);
-            rconn_err(err, errlen, "redis: %s", "out of memory");
+            util_seterr(err, errlen, "redis: %s", "out of memory");
             return NULL;
         }
         k->s = s;
@@ -108,7 +109,7 @@ static enum store_status sr_run(struct sr *s, int i, const char *id,
     enum store_status st;
 
     if (!rscript_keys(id, &keys)) {
-        rconn_err(err, errlen, "%s", "bad cart id");
+        util_seterr(err, errlen, "%s", "bad cart id");
         return i == RSCRIPT_CREATE ? sr_count(s, STORE_ERROR) : STORE_NOT_FOUND;
     }
     for (int attempt = 0;; attempt++) {
@@ -207,7 +208,7 @@ static enum store_status sr_simple(struct sr *s, int argc, const char **argv, in
         if (r->type == REDIS_REPLY_ERROR)
             st = rscript_error(r, err, errlen);
         else
-            rconn_err(err, errlen, "redis: unexpected reply to %s", argv[0]);
+            util_seterr(err, errlen, "redis: unexpected reply to %s", argv[0]);
         freeReplyObject(r);
         return sr_count(s, st);
     }
@@ -344,7 +345,7 @@ static struct sr *sr_new(const struct store_redis_cfg *cfg, char *err, size_t er
     struct sr *s = calloc(1, sizeof(*s));
 
     if (!s) {
-        rconn_err(err, errlen, "%s", "redis store: out of memory");
+        util_seterr(err, errlen, "%s", "redis store: out of memory");
         return NULL;
     }
     if (cfg_parse_redis_url(cfg->url, &s->url, err, errlen) != 0) {
@@ -353,7 +354,7 @@ static struct sr *sr_new(const struct store_redis_cfg *cfg, char *err, size_t er
     }
     if (cfg->password && cfg->password[0]) {
         if (strlen(cfg->password) >= sizeof s->url.password) {
-            rconn_err(err, errlen, "%s", "redis store: the password is too long");
+            util_seterr(err, errlen, "%s", "redis store: the password is too long");
             free(s);
             return NULL;
         }
@@ -374,7 +375,7 @@ int store_redis_open(const struct store_redis_cfg *cfg, struct store *out, char 
 
     if (!cfg || !out || !cfg->url || cfg->timeout_ms <= 0 || cfg->ttl <= 0 ||
         cfg->max_items == 0 || cfg->wait_replicas < 0) {
-        rconn_err(err, errlen, "%s", "redis store: bad configuration");
+        util_seterr(err, errlen, "%s", "redis store: bad configuration");
         return -1;
     }
     if (err && errlen)
@@ -384,7 +385,7 @@ int store_redis_open(const struct store_redis_cfg *cfg, struct store *out, char 
     if (sr_sentinels(s, cfg, err, errlen) != 0 || sr_first_contact(s, err, errlen) != 0 ||
         pthread_key_create(&s->key, sr_conn_free) != 0) {
         if (err && errlen && !err[0])
-            rconn_err(err, errlen, "%s", "redis store: no thread key left");
+            util_seterr(err, errlen, "%s", "redis store: no thread key left");
         rsent_stop(s->sent);
         free(s);
         return -1;

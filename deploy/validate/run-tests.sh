@@ -21,7 +21,8 @@ done
 # One npm ci at a time (ctest may start both tests at once), and only when
 # node_modules is missing or older than the lock file.
 install_deps() {
-    if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    if [ ! -f node_modules/.package-lock.json ] ||
+        [ -n "$(find package-lock.json -newer node_modules/.package-lock.json)" ]; then
         npm ci --no-audit --no-fund --loglevel=error
     fi
 }

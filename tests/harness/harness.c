@@ -40,6 +40,19 @@ void harness_nap(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* True when nothing is bound to 127.0.0.1:port now. */
+bool harness_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
 /* A port on 127.0.0.1 that was free a moment ago. */
 int harness_free_port(void)
 {
@@ -52,14 +65,7 @@ int harness_free_port(void)
     for (int tries = 0; tries < 500; tries++) {
         x = x * 1103515245u + 12345u;
         int port = HARNESS_PORT_MIN + (int)((x >> 8) % (HARNESS_PORT_MAX - HARNESS_PORT_MIN));
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (fd < 0)
-            return -1;
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bool ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-        close(fd);
-        if (ok)
+        if (harness_port_free(port))
             return port;
     }
     return -1;

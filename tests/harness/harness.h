@@ -38,6 +38,9 @@ void harness_nap(long ms);
 /* A port on 127.0.0.1 in HARNESS_PORT_MIN..MAX that was free a moment ago. */
 int harness_free_port(void);
 
+/* True when nothing is bound to 127.0.0.1:port now. */
+bool harness_port_free(int port);
+
 /* Start redis-server on a free port in a new temp dir; waits until it answers PING. */
 bool harness_redis_start(struct harness_proc *p);
 

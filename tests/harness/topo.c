@@ -20,25 +20,13 @@
 
 extern char **environ;
 
-/* True when nothing is bound to 127.0.0.1:port. */
-static bool port_free(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 /* A free port p with p+1..p+n-1 free too, distinct from the ports in taken[0..ntaken). */
 static int free_run(int n, const int *taken, int ntaken)
 {
     for (int tries = 0; tries < 200; tries++) {
         int p = harness_free_port(), ok = p > 0 && p + n < 65536;
         for (int i = 0; ok && i < n; i++) {
-            ok = i == 0 || port_free(p + i);
+            ok = i == 0 || harness_port_free(p + i);
             for (int j = 0; ok && j < ntaken; j++)
                 ok = taken[j] < p || taken[j] >= p + n;
         }

@@ -3,6 +3,7 @@
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,12 +189,15 @@ static long raw_target(struct hostile *h, const char *method, const char *target
     return hostile_raw(h, req, strlen(req), body, blen);
 }
 
-/* Send method target with id substituted for %s; assert status and code. */
-void hostile_path_expect(struct hostile *h, const char *method, const char *fmt,
-                         const char *id, long status, const char *code)
+/* Send method and the target made from fmt; assert status and code. */
+void hostile_path_expect(struct hostile *h, const char *method, long status, const char *code,
+                         const char *fmt, ...)
 {
     char target[512], body[512];
-    snprintf(target, sizeof target, fmt, id);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(target, sizeof target, fmt, ap);
+    va_end(ap);
     long st = raw_target(h, method, target, body, sizeof body);
     cr_assert_eq(st, status, "%s %s: want %ld, got %ld %s", method, target, status, st, body);
     hostile_expect_code(body, code, target);

@@ -59,8 +59,8 @@ void hostile_expect_code(const char *body, const char *code, const char *what);
 void hostile_post_expect(struct hostile *h, int i, const char *body, long status,
                          const char *code);
 
-/* Send method and target (fmt with id for %s) as a raw request; assert status and code. */
-void hostile_path_expect(struct hostile *h, const char *method, const char *fmt,
-                         const char *id, long status, const char *code);
+/* Send method and the target made from fmt as a raw request; assert status and code. */
+void hostile_path_expect(struct hostile *h, const char *method, long status, const char *code,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif

@@ -229,25 +229,24 @@ Test(hostile, json_attacks)
 Test(hostile, path_tricks)
 {
     const char *id = H.ids[0];
-    hostile_path_expect(&H, "PUT", "/carts/%s/items/A%%00B", id, 400, "invalid_sku");
-    hostile_path_expect(&H, "DELETE", "/carts/%s%%00", id, 404, "cart_not_found");
-    hostile_path_expect(&H, "DELETE", "/carts/%s%%00/items/A", id, 404, "cart_not_found");
-    hostile_path_expect(&H, "GET", "/carts/%s/../x", id, 404, "no_route");
-    hostile_path_expect(&H, "DELETE", "/carts/../carts/%s", id, 404, "no_route");
-    hostile_path_expect(&H, "DELETE", "/carts/%s/items/..%%2F..%%2Fcarts%%2Fx", id, 404,
-                        "no_route");
-    hostile_path_expect(&H, "GET", "/carts/%s%%2Fitems", id, 405, "method_not_allowed");
-    hostile_path_expect(&H, "DELETE", "/carts/%%2E%%2E", id, 404, "cart_not_found");
-    hostile_path_expect(&H, "GET", "/carts/%%C0%%AE%%C0%%AE%s", id, 404, "cart_not_found");
-    hostile_path_expect(&H, "PUT", "/carts/%s/items/%%C0%%AF", id, 400, "invalid_sku");
-    hostile_path_expect(&H, "PUT", "/carts/%s/items/%%E2%%80%%AEA", id, 400, "invalid_sku");
-    hostile_path_expect(&H, "DELETE", "/carts/%s%%20", id, 404, "cart_not_found");
-    hostile_path_expect(&H, "DELETE", "/carts/%s/items/A%%2", id, 400, "invalid_sku");
-    hostile_path_expect(&H, "GET", "//carts/%s", id, 404, "no_route");
+    hostile_path_expect(&H, "PUT", 400, "invalid_sku", "/carts/%s/items/A%%00B", id);
+    hostile_path_expect(&H, "DELETE", 404, "cart_not_found", "/carts/%s%%00", id);
+    hostile_path_expect(&H, "DELETE", 404, "cart_not_found", "/carts/%s%%00/items/A", id);
+    hostile_path_expect(&H, "GET", 404, "no_route", "/carts/%s/../x", id);
+    hostile_path_expect(&H, "DELETE", 404, "no_route", "/carts/../carts/%s", id);
+    hostile_path_expect(&H, "DELETE", 404, "no_route", "/carts/%s/items/..%%2F..%%2Fcarts%%2Fx", id);
+    hostile_path_expect(&H, "GET", 405, "method_not_allowed", "/carts/%s%%2Fitems", id);
+    hostile_path_expect(&H, "DELETE", 404, "cart_not_found", "/carts/%%2E%%2E");
+    hostile_path_expect(&H, "GET", 404, "cart_not_found", "/carts/%%C0%%AE%%C0%%AE%s", id);
+    hostile_path_expect(&H, "PUT", 400, "invalid_sku", "/carts/%s/items/%%C0%%AF", id);
+    hostile_path_expect(&H, "PUT", 400, "invalid_sku", "/carts/%s/items/%%E2%%80%%AEA", id);
+    hostile_path_expect(&H, "DELETE", 404, "cart_not_found", "/carts/%s%%20", id);
+    hostile_path_expect(&H, "DELETE", 400, "invalid_sku", "/carts/%s/items/A%%2", id);
+    hostile_path_expect(&H, "GET", 404, "no_route", "//carts/%s", id);
     char long_id[300];
     memset(long_id, 'a', 200);
     long_id[200] = '\0';
-    hostile_path_expect(&H, "DELETE", "/carts/%s", long_id, 404, "cart_not_found");
+    hostile_path_expect(&H, "DELETE", 404, "cart_not_found", "/carts/%s", long_id);
     hostile_check_intact(&H, "path tricks");
 }
 

@@ -2,6 +2,7 @@
 #include "contract.h"
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,8 +150,8 @@ void contract_expect_err_at(int line, long status, const char *code)
                  code, contract_resp.status, contract_resp.body);
     json_t *e = json_object_get(contract_json, "error");
     cr_assert(json_is_object(e), "line %d: no error object: %s", line, contract_resp.body);
-    cr_assert_str_eq(json_string_value(json_object_get(e, "code")) ?: "", code, "line %d: %s",
-                     line, contract_resp.body);
+    const char *got = json_string_value(json_object_get(e, "code"));
+    cr_assert_str_eq(got ? got : "", code, "line %d: %s", line, contract_resp.body);
     const char *msg = json_string_value(json_object_get(e, "message"));
     cr_assert(msg && msg[0], "line %d: no message: %s", line, contract_resp.body);
 }
@@ -159,6 +160,13 @@ void contract_expect_err_at(int line, long status, const char *code)
 long long contract_jint(const char *key)
 {
     return json_integer_value(json_object_get(contract_json, key));
+}
+
+/* String field of the last reply, "" when absent. */
+const char *contract_jstr(const char *key)
+{
+    const char *s = json_string_value(json_object_get(contract_json, key));
+    return s ? s : "";
 }
 
 /* qty of sku in the last cart reply, 0 when absent. */
@@ -180,12 +188,15 @@ void contract_new_cart(char *id)
 }
 
 /* Build a path from a format into a static buffer. */
-const char *contract_path(const char *fmt, const char *id)
+const char *contract_path(const char *fmt, ...)
 {
     static char buf[2][256];
     static int k;
+    va_list ap;
     k ^= 1;
-    snprintf(buf[k], sizeof buf[k], fmt, id);
+    va_start(ap, fmt);
+    vsnprintf(buf[k], sizeof buf[k], fmt, ap);
+    va_end(ap);
     return buf[k];
 }
 

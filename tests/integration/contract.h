@@ -51,6 +51,9 @@ void contract_expect_err_at(int line, long status, const char *code);
 /* Integer field of the last reply. */
 long long contract_jint(const char *key);
 
+/* String field of the last reply, "" when absent. */
+const char *contract_jstr(const char *key);
+
 /* qty of sku in the last cart reply, 0 when absent. */
 long long contract_line_qty(const char *sku);
 
@@ -58,7 +61,7 @@ long long contract_line_qty(const char *sku);
 void contract_new_cart(char *id);
 
 /* Build a path from a format and an id into a static buffer (two in turn). */
-const char *contract_path(const char *fmt, const char *id);
+const char *contract_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Add qty of sku at price; returns the status. */
 long contract_add(const char *id, const char *sku, long qty, long long price);

@@ -165,10 +165,9 @@ Test(contract, ops_endpoints)
     contract_new_cart(id);
     contract_new_cart(id);
     cr_assert_eq(contract_call("GET", "/info", NULL), 200);
-    cr_assert_str_eq(json_string_value(json_object_get(contract_json, "service")) ?: "", SERVICE);
-    cr_assert_str_eq(json_string_value(json_object_get(contract_json, "instance")) ?: "",
-                     CONTRACT_INSTANCE);
-    cr_assert_str_eq(json_string_value(json_object_get(contract_json, "store")) ?: "", STORE);
+    cr_assert_str_eq(contract_jstr("service"), SERVICE);
+    cr_assert_str_eq(contract_jstr("instance"), CONTRACT_INSTANCE);
+    cr_assert_str_eq(contract_jstr("store"), STORE);
     cr_assert(json_is_string(json_object_get(contract_json, "version")), "%s", contract_resp.body);
     cr_assert(json_is_integer(json_object_get(contract_json, "carts")), "%s", contract_resp.body);
     cr_assert_eq(contract_jint("carts"), 2, "%s", contract_resp.body);

@@ -66,7 +66,7 @@ static void expect_unavailable(const char *what)
 {
     cr_assert_eq(R.status, 503, "%s: want 503, got %ld %s", what, R.status, R.body);
     const char *code = json_string_value(json_object_get(json_object_get(J, "error"), "code"));
-    cr_assert_str_eq(code ?: "", "store_unavailable", "%s: %s", what, R.body);
+    cr_assert_str_eq(code ? code : "", "store_unavailable", "%s: %s", what, R.body);
     char v[64];
     cr_assert(harness_header(&R, "Retry-After", v, sizeof v), "%s: no Retry-After", what);
     cr_assert(atoi(v) >= 1, "%s: Retry-After %s", what, v);

@@ -301,6 +301,20 @@ Test(cfg, help_version_unknown)
     cr_expect_eq(load(&c, CFG_STATEFUL, err, sizeof err, "-p", "1", NULL), CFG_ERROR);
 }
 
+/* Flags are whole words (getopt_long would take a unique prefix): no abbreviations. */
+Test(cfg, no_abbreviations)
+{
+    struct cfg c;
+    char err[256];
+    cr_expect_eq(load(&c, CFG_STATEFUL, err, sizeof err, "--po", "1", NULL), CFG_ERROR);
+    cr_expect(strstr(err, "unknown option --po") != NULL, "%s", err);
+    cr_expect_eq(load(&c, CFG_STATEFUL, err, sizeof err, "--he", NULL), CFG_ERROR);
+    cr_expect_eq(load(&c, CFG_STATEFUL, err, sizeof err, "--port", "1", "--", NULL), CFG_ERROR);
+    cr_expect(strstr(err, "'--'") != NULL, "%s", err);
+    cr_expect_eq(load(&c, CFG_STATELESS, err, sizeof err, "--max-carts", "5", NULL), CFG_OK, "%s", err);
+    cr_expect_eq(c.port, 8081);
+}
+
 /* --help lists the options of the kind, with variables and defaults. */
 Test(cfg, usage_lists_the_kinds_options, .init = cr_redirect_stdout)
 {
