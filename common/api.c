@@ -95,6 +95,7 @@ void api_store_fail(struct http_resp *r, enum store_status st, enum cart_status 
     enum api_error e = st == STORE_NOT_FOUND ? API_E_CART_NOT_FOUND
                      : st == STORE_REJECTED ? api_from_cart(cst)
                      : st == STORE_CAPACITY ? API_E_CAPACITY
+                     : st == STORE_DRAINING ? API_E_DRAINING
                      : st == STORE_UNAVAILABLE ? API_E_STORE_UNAVAILABLE : API_E_INTERNAL;
     const char *msg = st == STORE_REJECTED && cst == CART_PRICE_REQUIRED
                     ? "unit_price_cents is required for a new line" : NULL;
@@ -138,7 +139,7 @@ static bool api_body_ok(const struct http_req *req, struct http_resp *r)
     return true;
 }
 
-/* Resolve the cart id (path or cookie) and check that this instance owns it. */
+/* Resolve the cart id (path or cookie); who owns it is the store's business. */
 static bool api_resolve_id(struct api *a, const struct http_req *req, struct route_match *m,
                            struct http_resp *r)
 {
@@ -150,24 +151,16 @@ static bool api_resolve_id(struct api *a, const struct http_req *req, struct rou
         }
         snprintf(m->id, sizeof m->id, "%s", ck);
     }
-    if (!a->tag[0])
-        return true;
-    char tag[ID_TAG_MAX + 1];
-    if (!id_tag_of(m->id, tag, sizeof tag)) {
-        api_fail(r, API_E_CART_NOT_FOUND, NULL, NULL);
-        return false;
-    }
-    if (!strcmp(tag, a->tag))
-        return true;
-    if (peer_owner(a->peers, tag) == PEER_GONE) {
-        api_fail(r, API_E_CART_NOT_FOUND, "the instance that held this cart is gone", NULL);
-        return false;
-    }
-    char msg[96];
-    snprintf(msg, sizeof msg, "this cart is held by instance tag '%s'", tag);
-    api_fail(r, API_E_MISDIRECTED, msg, tag);
-    return false;
+    return true;
 }
+
+/* Where a call stands between the handler, the store and the suspension. */
+enum api_phase {
+    CALL_RUNNING = 0,             /* submitted from the handler, not yet answered */
+    CALL_WAITING,                 /* the handler returned; the connection is being suspended */
+    CALL_SUSPENDED,               /* suspended: whoever completes resumes */
+    CALL_DONE                     /* the store completed the call */
+};
 
 /* One store call of a request, and what answering it needs. */
 struct api_call {
@@ -177,6 +170,7 @@ struct api_call {
     struct cart cart;
     bool cookie;                  /* refresh (on delete: clear) the session cookie */
     int tries;                    /* create: ids tried */
+    _Atomic int phase;            /* enum api_phase */
 };
 
 /* Draw a new cart id for a create; false when there is no randomness. */
@@ -194,7 +188,11 @@ static bool api_call_answer(struct api_call *c)
     struct http_resp *r = c->resp;
     if (q->op == STORE_OP_CREATE && q->st == STORE_EXISTS && c->tries < 3 && api_new_id(c))
         return true;
-    if (q->st != STORE_OK) {
+    if (q->st == STORE_MISDIRECTED) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "this cart is held by instance tag '%s'", q->owner);
+        api_fail(r, API_E_MISDIRECTED, msg, q->owner);
+    } else if (q->st != STORE_OK) {
         api_store_fail(r, q->st, q->cst, q->err);
     } else if (q->op == STORE_OP_DEL) {
         r->status = 204;
@@ -209,49 +207,69 @@ static bool api_call_answer(struct api_call *c)
     return false;
 }
 
-/* store_req.done of a deferred call: answer, resume the connection, free the call. */
-static void api_call_done(struct store_req *q)
+/* Hand the call to the store in phase ph. */
+static void api_call_submit(struct api_call *c, enum api_phase ph)
 {
-    struct api_call *c = q->ud;
-    if (api_call_answer(c)) {
-        c->a->store.ops->submit(c->a->store.self, q);
-        return;
-    }
-    cart_free(&c->cart);
-    http_resume(c->resp);
-    free(c);
-}
-
-/* http_resp.defer: the connection waits now; hand the call to the store. */
-static void api_call_start(void *arg)
-{
-    struct api_call *c = arg;
+    atomic_store(&c->phase, ph);
     c->a->store.ops->submit(c->a->store.self, &c->req);
 }
 
-/* Run a prepared call: at once on a store that does not wait on I/O, else
- * deferred, so that no pool thread waits on the store. */
+/* Answer a call whose connection is suspended, resume it and free the call. */
+static void api_call_finish(struct api_call *c)
+{
+    if (api_call_answer(c))
+        return api_call_submit(c, CALL_SUSPENDED);
+    struct http_resp *r = c->resp;
+    cart_free(&c->cart);
+    free(c);
+    http_resume(r);
+}
+
+/* store_req.done: the first of the store and the suspension to finish
+ * leaves the answer to the other; a suspended connection is resumed here. */
+static void api_call_done(struct store_req *q)
+{
+    struct api_call *c = q->ud;
+    if (atomic_exchange(&c->phase, CALL_DONE) == CALL_SUSPENDED)
+        api_call_finish(c);
+}
+
+/* http_resp.defer: the connection is suspended now. */
+static void api_call_suspended(void *arg)
+{
+    struct api_call *c = arg;
+    int ph = CALL_WAITING;
+    if (!atomic_compare_exchange_strong(&c->phase, &ph, CALL_SUSPENDED))
+        api_call_finish(c); /* completed meanwhile */
+}
+
+/* Run a prepared call: answered at once when the store completes it inline,
+ * else deferred, so that no pool thread waits on the store. */
 static void api_call_run(struct api_call *proto)
 {
     struct http_resp *r = proto->resp;
-    if (!proto->a->store.ops->submit) {
-        do
-            store_exec(&proto->a->store, &proto->req);
-        while (api_call_answer(proto));
-        cart_free(&proto->cart);
-        return;
-    }
     struct api_call *c = malloc(sizeof *c);
     if (!c) {
         cart_free(&proto->cart);
         return api_fail(r, API_E_INTERNAL, "out of memory", NULL);
     }
-    *c = *proto;
+    memcpy(c, proto, sizeof *c);
     c->req.out = c->req.op == STORE_OP_DEL ? NULL : &c->cart;
     c->req.ud = c;
     c->req.done = api_call_done;
-    r->defer = api_call_start;
-    r->defer_arg = c;
+    for (;;) {
+        api_call_submit(c, CALL_RUNNING);
+        int ph = CALL_RUNNING;
+        if (atomic_compare_exchange_strong(&c->phase, &ph, CALL_WAITING)) {
+            r->defer = api_call_suspended;
+            r->defer_arg = c;
+            return;
+        }
+        if (!api_call_answer(c))
+            break;
+    }
+    cart_free(&c->cart);
+    free(c);
 }
 
 /* Start a call of op on cart id (an empty one for create). */
@@ -278,8 +296,6 @@ static void api_create(struct api *a, const struct http_req *req, struct http_re
     enum wire_status ws = wire_parse_create(req->body, req->body_len, err, sizeof err);
     if (ws != WIRE_OK)
         return api_fail(r, api_from_wire(ws), err, NULL);
-    if (a->tag[0] && atomic_load(&a->draining))
-        return api_fail(r, API_E_DRAINING, NULL, NULL);
     struct api_call c;
     api_call_init(&c, a, r, STORE_OP_CREATE, "", true);
     if (!api_new_id(&c)) {

@@ -12,7 +12,6 @@
 #include "cfg.h"
 #include "http.h"
 #include "id.h"
-#include "peer.h"
 #include "route.h"
 #include "store.h"
 
@@ -31,7 +30,6 @@ struct api {
     struct store store;
     char tag[ID_TAG_MAX + 1];     /* stateful: this instance's id tag; "" stateless */
     const char *service;          /* "stateful-svc" or "stateless-svc" */
-    struct peer_set *peers;       /* stateful with PEERS: who is alive; else NULL */
     atomic_bool draining;
 };
 

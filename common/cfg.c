@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS };
+enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS, T_REPL };
 
 #define K_FUL (1u << CFG_STATEFUL)
 #define K_LESS (1u << CFG_STATELESS)
@@ -64,7 +64,16 @@ static const struct opt opts[] = {
     { "IDLE_TIMEOUT_SECONDS", "idle-timeout-seconds", T_INT, 1, 3600, F(idle_timeout), K_BOTH,
       "N", "close a connection idle this long", "30" },
     { "PEERS", "peers", T_PEERS, 0, 0, F(peers), K_FUL, "LIST",
-      "host:port,... of all replicas; then a dead replica's cart gets 404, not 421", "none" },
+      "host:port,... of all replicas (this one included): replication and takeover", "none" },
+    { "REPLICATION", "replication", T_REPL, 0, 0, F(replication), K_FUL, "MODE",
+      "with PEERS: sync (a change waits for the backup's ack), async or off", "sync" },
+    { "REPL_PORT_OFFSET", "repl-port-offset", T_INT, 1, 64535, F(repl_port_offset), K_FUL, "N",
+      "replication listens on PORT + N (and reaches a peer at its port + N)", "1000" },
+    { "REPL_TIMEOUT_MS", "repl-timeout-ms", T_INT, 10, 60000, F(repl_timeout_ms), K_FUL, "MS",
+      "a peer that leaves a request unanswered this long counts as dead", "1000" },
+    { "MAX_MEMORY", "max-memory", T_LONG, 0, 1L << 50, F(max_memory), K_FUL, "BYTES",
+      "bytes of owned and backup carts at most (when full, new carts get 503; 0 = no limit)",
+      "0" },
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -256,6 +265,10 @@ static void cfg_defaults(struct cfg *c, enum cfg_kind kind)
     c->max_conns = 4096;
     c->max_conns_per_ip = 1024;
     c->idle_timeout = 30;
+    snprintf(c->replication, sizeof c->replication, "sync");
+    c->repl_port_offset = 1000;
+    c->repl_timeout_ms = 1000;
+    c->max_memory = 0;
 }
 
 /* Check value v of setting o and store it in c; who names the variable (and flag). */
@@ -302,6 +315,11 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
     case T_FORMAT:
         if (!log_format_parse(v, (enum log_format *)field))
             return fail(err, errlen, "%s: '%s' is not one of text, json", who, v);
+        return 0;
+    case T_REPL:
+        if (strcmp(v, "sync") && strcmp(v, "async") && strcmp(v, "off"))
+            return fail(err, errlen, "%s: '%s' is not one of sync, async, off", who, v);
+        snprintf(field, sizeof c->replication, "%s", v);
         return 0;
     case T_PEERS: {
         struct cfg_peer p[CFG_MAX_PEERS];

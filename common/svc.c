@@ -13,10 +13,10 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "peer.h"
 #include "route.h"
 
 #define SVC_FINISH_WAIT_MS 10000  /* how long in-flight requests may take at exit */
+#define SVC_HANDOFF_SECONDS 5     /* store handoff time when DRAIN_SECONDS is 0 */
 
 /* Block the shutdown signals in every thread; main waits for them with sigwait. */
 static void svc_block_signals(sigset_t *set)
@@ -42,19 +42,6 @@ static void svc_raise_nofile(int max_conns)
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max_conns + 64)
         log_msg(LOG_WARN, "nofile", "open-file limit %llu is below MAX_CONNECTIONS %d + 64",
                 (unsigned long long)rl.rlim_cur, max_conns);
-}
-
-/* stateful-svc with PEERS: start watching which replicas are alive. */
-static int svc_peers(const struct cfg *c, struct api *a, char *err, size_t errlen)
-{
-    struct cfg_peer peers[CFG_MAX_PEERS];
-    if (c->kind != CFG_STATEFUL || !c->peers[0])
-        return 0;
-    int n = cfg_parse_peers(c->peers, peers, CFG_MAX_PEERS, err, errlen);
-    if (n < 0)
-        return -1;
-    a->peers = peer_start(peers, (size_t)n, 1000, err, errlen);
-    return a->peers ? 0 : -1;
 }
 
 /* Parse the config; returns -1 to go on, else the exit code. */
@@ -84,6 +71,14 @@ static void svc_drain(struct api *a, struct http_server *srv, const sigset_t *se
 {
     api_set_draining(a);
     log_msg(LOG_INFO, "draining", "readyz now 503; serving for %d s more", secs);
+    if (a->store.ops->drain) { /* hand the store's carts away, within the drain time */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long t0 = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        a->store.ops->drain(a->store.self, t0 + (secs > 0 ? secs : SVC_HANDOFF_SECONDS) * 1000LL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        secs -= (int)(((long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - t0) / 1000);
+    }
     if (secs > 0) {
         struct timespec ts = {.tv_sec = secs};
         if (sigtimedwait(set, NULL, &ts) > 0)
@@ -120,15 +115,9 @@ int svc_main(enum cfg_kind kind, const char *service, svc_store_open open,
         .max_conns = c.max_conns, .max_conns_per_ip = c.max_conns_per_ip,
         .idle_timeout = c.idle_timeout, .instance = c.instance_id, .service = service,
     };
-    if (svc_peers(&c, &a, err, sizeof err) != 0) {
-        log_msg(LOG_ERROR, "peers", "PEERS: %s", err);
-        st.ops->destroy(st.self);
-        return 1;
-    }
     struct http_server *srv = http_start(&hc, api_handle, &a, err, sizeof err);
     if (!srv) {
         log_msg(LOG_ERROR, "listen", "PORT/LISTEN_ADDR: %s", err);
-        peer_stop(a.peers);
         st.ops->destroy(st.self);
         return 1;
     }
@@ -146,7 +135,6 @@ int svc_main(enum cfg_kind kind, const char *service, svc_store_open open,
         return 0;
     }
     http_stop(srv);
-    peer_stop(a.peers);
     st.ops->destroy(st.self);
     log_msg(LOG_INFO, "stopped", "clean exit");
     return 0;

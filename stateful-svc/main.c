@@ -1,16 +1,25 @@
-/* stateful-svc: the cart API with carts in this process's memory.
- * Needs sticky routing: a cart lives only on the replica that created it. */
+/* stateful-svc: the cart API with carts in this process's memory, each
+ * replicated to a backup replica (PEERS, REPLICATION). */
+#include "id.h"
 #include "store_mem.h"
 #include "svc.h"
 
-/* Open the memory store from the config. */
+/* Open the memory store from the config and start replication. */
 static int open_store(const struct cfg *c, struct store *out, char *err, size_t errlen)
 {
+    char tag[ID_TAG_MAX + 1];
+    id_tag_from_instance(c->instance_id, tag, sizeof tag);
     struct store_mem_cfg mc = {
-        .ttl = c->ttl, .max_carts = c->max_carts,
-        .max_items = (size_t)c->max_items, .sweep_ms = 1000,
+        .ttl = c->ttl, .max_carts = c->max_carts, .max_memory = c->max_memory,
+        .max_items = (size_t)c->max_items, .sweep_ms = 1000, .tag = tag,
     };
-    return store_mem_open(&mc, out, err, errlen);
+    if (store_mem_open(&mc, out, err, errlen) != 0)
+        return -1;
+    if (store_mem_replicate(out, c, err, errlen) != 0) {
+        out->ops->destroy(out->self);
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)

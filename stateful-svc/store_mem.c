@@ -1,270 +1,251 @@
-/* store_mem: the in-memory cart store of stateful-svc (see store_mem.h).
- *
- * 64 shards, each a uthash table under its own mutex; the shard is chosen
- * by an FNV-1a hash of the cart id. The cart count is one atomic across all
- * shards: create reserves a slot with an increment and rolls it back when
- * the store is full. Entries remember their last access (CLOCK_MONOTONIC,
- * ms); an entry idle past the TTL is dropped when found and by the sweeper. */
+/* store_mem: the in-memory cart store, its client side (see store_mem.h).
+ * What a request does with the table; mserve.c answers the peers. */
 #include "store_mem.h"
 
-#include <pthread.h>
-#include <stdarg.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* A failed uthash insert marks the entry instead of exiting the process. */
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) ((obj)->add_failed = true)
-#include <uthash.h>
-
-#define MEM_SHARDS 64u            /* a power of two */
-#define MEM_CACHELINE 64
-
-struct mem_entry {
-    struct cart cart;             /* cart.id is the hash key */
-    int64_t last_ms;              /* last access, CLOCK_MONOTONIC */
-    bool add_failed;              /* set by uthash when an insert ran out of memory */
-    UT_hash_handle hh;
-};
-
-struct mem_shard {
-    _Alignas(MEM_CACHELINE) pthread_mutex_t lock;
-    struct mem_entry *head;
-};
-
-struct mem_store {
-    struct mem_shard shards[MEM_SHARDS];
-    atomic_long count;            /* carts held, all shards */
-    int ttl;                      /* seconds */
-    int64_t ttl_ms;
-    long max_carts;
-    size_t max_items;
-    int sweep_ms;
-    bool has_sweeper;
-    bool stop;                    /* guarded by stop_lock */
-    pthread_t sweeper;
-    pthread_mutex_t stop_lock;
-    pthread_cond_t stop_cond;     /* signalled on destroy; CLOCK_MONOTONIC */
-};
+#include "cblob.h"
+#include "mstore.h"
+#include "repl.h"
 
 static const struct store_ops mem_ops;
 
-/* Milliseconds on the monotonic clock. */
-static int64_t now_ms(void)
+/* Complete q with st. */
+static void mem_complete(struct store_req *q, enum store_status st)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    q->st = st;
+    q->done(q);
 }
 
-/* Write a message into the caller's err buffer, if there is one. */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+/* Would a new entry of this size pass MAX_CARTS and MAX_MEMORY? */
+bool mstore_room(struct mstore *m, size_t idlen, size_t bloblen)
 {
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
+    long n = atomic_load(&m->t.owned) + atomic_load(&m->t.backups);
+    if (n >= m->max_carts)
+        return false;
+    return m->max_memory <= 0 ||
+           atomic_load(&m->t.bytes) + (long long)mt_cost(idlen, bloblen) <= m->max_memory;
 }
 
-/* True when id is a string of 1..CART_ID_MAX characters. */
-static bool id_ok(const char *id)
-{
-    size_t len = id ? strnlen(id, CART_ID_MAX + 1) : 0;
-    return len > 0 && len <= CART_ID_MAX;
-}
-
-/* The shard that holds id (FNV-1a, 32 bit). */
-static struct mem_shard *shard_of(struct mem_store *m, const char *id)
-{
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-        h ^= *p;
-        h *= 16777619u;
-    }
-    return &m->shards[h & (MEM_SHARDS - 1)];
-}
-
-/* Unlink and free an entry; the shard lock must be held. */
-static void entry_drop(struct mem_store *m, struct mem_shard *sh, struct mem_entry *e)
-{
-    HASH_DEL(sh->head, e);
-    cart_free(&e->cart);
-    free(e);
-    atomic_fetch_sub(&m->count, 1);
-}
-
-/* Find a live entry; an expired one is dropped and NULL returned. Lock held. */
-static struct mem_entry *entry_find(struct mem_store *m, struct mem_shard *sh,
-                                    const char *id, int64_t now)
-{
-    struct mem_entry *e = NULL;
-    HASH_FIND_STR(sh->head, id, e);
-    if (e && now - e->last_ms > m->ttl_ms) {
-        entry_drop(m, sh, e);
-        return NULL;
-    }
-    return e;
-}
-
-/* Copy a stored cart into the caller's out cart with a full TTL. */
-static enum store_status copy_out(struct mem_store *m, const struct cart *src,
-                                  struct cart *out, char *err, size_t errlen)
+/* Decode an entry's cart into out with a full TTL. */
+static enum store_status mem_copy_out(struct mstore *m, const struct mt_entry *e,
+                                      struct cart *out, char *err, size_t errlen)
 {
     if (!out)
         return STORE_OK;
-    if (cart_copy(out, src) != CART_OK) {
-        set_err(err, errlen, "out of memory copying cart");
+    if (cblob_decode(e->blob, e->len, out, NULL, NULL) != CBLOB_OK) {
+        snprintf(err, errlen, "cart %s does not decode", e->id);
         return STORE_ERROR;
     }
     out->expires_in = m->ttl;
     return STORE_OK;
 }
 
-/* Make and insert a new empty cart; lock held, a slot already reserved
- * (and given back on failure). */
-static enum store_status entry_insert(struct mem_store *m, struct mem_shard *sh,
-                                      const char *id, int64_t now, struct cart *out,
-                                      char *err, size_t errlen)
+/* Send an owned entry's copy (or delete) to its backup; true when q waits. */
+bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q, bool del)
 {
-    struct mem_entry *e = calloc(1, sizeof(*e));
-    if (e) {
-        cart_init(&e->cart, id);
-        e->last_ms = now;
-        if (copy_out(m, &e->cart, out, err, errlen) == STORE_OK) {
-            HASH_ADD_KEYPTR(hh, sh->head, e->cart.id, strlen(e->cart.id), e);
-            if (!e->add_failed)
-                return STORE_OK;
-        }
-        cart_free(&e->cart);
-        free(e);
+    if (!m->repl || repl_mode(m->repl) == REPL_OFF)
+        return false;
+    for (int tries = 0; tries < 2; tries++) {
+        if (e->backup == MT_NO_PEER)
+            mt_set_backup(&m->t, e, repl_pick(m->repl, e->id, MT_NO_PEER));
+        if (e->backup == MT_NO_PEER)
+            return false;
+        struct rproto_msg msg = {.type = del ? RP_DEL : RP_PUT, .epoch = e->epoch,
+                                 .inc = m->inc, .blob = e->blob, .bloblen = e->len};
+        snprintf(msg.id, sizeof msg.id, "%s", e->id);
+        struct store_req *wait = repl_mode(m->repl) == REPL_SYNC ? q : NULL;
+        if (repl_send(m->repl, e->backup, &msg, del ? RW_DEL : RW_PUT, wait, e->id))
+            return wait != NULL;
+        mt_set_backup(&m->t, e, MT_NO_PEER);
     }
-    atomic_fetch_sub(&m->count, 1);
-    set_err(err, errlen, "out of memory creating cart %s", id);
-    return STORE_ERROR;
+    return false;
 }
 
-/* ops.create: an empty cart; STORE_EXISTS if the id is live, STORE_CAPACITY if full. */
-static enum store_status mem_create(void *self, const char *id, struct cart *out,
-                                    char *err, size_t errlen)
+/* POST /carts: a new owned cart, copied to its backup. */
+static void mem_create(struct mstore *m, struct store_req *q)
 {
-    struct mem_store *m = self;
-    if (!id_ok(id)) {
-        set_err(err, errlen, "cart id must be 1..%d characters", CART_ID_MAX);
-        return STORE_ERROR;
-    }
-    struct mem_shard *sh = shard_of(m, id);
-    enum store_status st;
+    if (atomic_load(&m->draining))
+        return mem_complete(q, STORE_DRAINING);
+    if (!id_valid(q->id))
+        return mem_complete(q, STORE_ERROR);
+    struct cart c;
+    size_t len;
+    cart_init(&c, q->id);
+    unsigned char *blob = cblob_encode(&c, NULL, 0, &len);
+    if (!blob)
+        return mem_complete(q, STORE_ERROR);
+    struct mt_shard *sh = mt_shard(&m->t, q->id);
+    enum store_status st = STORE_OK;
+    bool pending = false;
     pthread_mutex_lock(&sh->lock);
-    int64_t now = now_ms();
-    if (entry_find(m, sh, id, now)) {
-        set_err(err, errlen, "cart %s exists", id);
+    int64_t now = mt_now_ms();
+    struct mt_entry *e = NULL;
+    if (mt_find(&m->t, sh, q->id, now)) {
         st = STORE_EXISTS;
-    } else if (atomic_fetch_add(&m->count, 1) >= m->max_carts) {
-        atomic_fetch_sub(&m->count, 1);     /* give the reservation back */
-        set_err(err, errlen, "store full: %ld carts", m->max_carts);
+    } else if (!mstore_room(m, strlen(q->id), len)) {
+        snprintf(q->err, sizeof q->err, "store full");
         st = STORE_CAPACITY;
-    } else {
-        st = entry_insert(m, sh, id, now, out, err, errlen);
+    } else if (!(e = mt_insert(&m->t, sh, q->id, MT_OWNED, blob, len, now))) {
+        st = STORE_ERROR;
+    }
+    if (e) {
+        blob = NULL;
+        e->epoch = 1;
+        e->owner_inc = m->inc;
+        st = mem_copy_out(m, e, q->out, q->err, sizeof q->err);
+        pending = mstore_replicate(m, e, q, false);
     }
     pthread_mutex_unlock(&sh->lock);
-    return st;
+    free(blob);
+    if (!pending)
+        mem_complete(q, st);
 }
 
-/* Lock id's shard and find its live entry, renewing it; NULL and err set
- * (STORE_NOT_FOUND) if none. *shp is NULL when there is nothing to unlock. */
-static struct mem_entry *lock_live(struct mem_store *m, const char *id,
-                                   struct mem_shard **shp, char *err, size_t errlen)
+/* Apply q's change to an owned entry; STORE_OK with the new blob in place. */
+static enum store_status mem_change(struct mstore *m, struct mt_entry *e, struct store_req *q)
 {
-    *shp = NULL;
-    struct mem_entry *e = NULL;
-    if (id_ok(id)) {
-        *shp = shard_of(m, id);
-        pthread_mutex_lock(&(*shp)->lock);
-        int64_t now = now_ms();
-        e = entry_find(m, *shp, id, now);
-        if (e)
-            e->last_ms = now;
-    }
-    if (!e)
-        set_err(err, errlen, "no such cart: %.*s", CART_ID_MAX, id ? id : "");
-    return e;
-}
-
-/* Release a shard lock taken by lock_live. */
-static void unlock(struct mem_shard *sh)
-{
-    if (sh)
-        pthread_mutex_unlock(&sh->lock);
-}
-
-/* ops.get: copy a live cart out and renew its TTL. */
-static enum store_status mem_get(void *self, const char *id, struct cart *out,
-                                 char *err, size_t errlen)
-{
-    struct mem_shard *sh;
-    struct mem_entry *e = lock_live(self, id, &sh, err, errlen);
-    enum store_status st = e ? copy_out(self, &e->cart, out, err, errlen) : STORE_NOT_FOUND;
-    unlock(sh);
-    return st;
-}
-
-/* ops.change: cart_apply under the shard lock; refusals become STORE_REJECTED. */
-static enum store_status mem_change(void *self, const char *id,
-                                    const struct cart_change *chg, struct cart *out,
-                                    enum cart_status *cst, char *err, size_t errlen)
-{
-    struct mem_store *m = self;
-    enum cart_status cs = CART_OK;
-    enum store_status st = STORE_NOT_FOUND;
-    struct mem_shard *sh;
-    if (!chg) {
-        set_err(err, errlen, "no change given");
+    struct cart c = {0};
+    const unsigned char *ext;
+    size_t extlen, len;
+    if (cblob_decode(e->blob, e->len, &c, &ext, &extlen) != CBLOB_OK)
         return STORE_ERROR;
+    enum store_status st = STORE_OK;
+    q->cst = cart_apply(&c, &q->chg, m->max_items);
+    unsigned char *blob = NULL;
+    if (q->cst != CART_OK) {
+        snprintf(q->err, sizeof q->err, "change refused: %s", cart_status_name(q->cst));
+        st = STORE_REJECTED;
+    } else if (!(blob = cblob_encode(&c, ext, extlen, &len))) {
+        st = STORE_ERROR;
+    } else if (len > e->len && m->max_memory > 0 &&
+               atomic_load(&m->t.bytes) + (long long)(len - e->len) > m->max_memory) {
+        snprintf(q->err, sizeof q->err, "MAX_MEMORY reached");
+        st = STORE_CAPACITY;
+        free(blob);
+    } else {
+        mt_set_blob(&m->t, e, blob, len);
     }
-    struct mem_entry *e = lock_live(m, id, &sh, err, errlen);
-    if (e) {
-        cs = cart_apply(&e->cart, chg, m->max_items);
-        if (cs == CART_OK) {
-            st = copy_out(m, &e->cart, out, err, errlen);
-        } else {
-            set_err(err, errlen, "change refused: %s", cart_status_name(cs));
-            st = STORE_REJECTED;
-        }
-    }
-    unlock(sh);
-    if (cst)
-        *cst = cs;
+    cart_free(&c);
     return st;
 }
 
-/* ops.del: remove a cart, unless if_match names another version. */
-static enum store_status mem_del(void *self, const char *id, int64_t if_match,
-                                 enum cart_status *cst, char *err, size_t errlen)
+/* Run q on an entry this replica owns; *pending when q waits for the backup. */
+static enum store_status mem_owned(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
+                                   struct store_req *q, bool promoted, bool *pending)
 {
-    struct mem_store *m = self;
-    enum cart_status cs = CART_OK;
-    enum store_status st = STORE_NOT_FOUND;
-    struct mem_shard *sh;
-    struct mem_entry *e = lock_live(m, id, &sh, err, errlen);
-    if (e && if_match >= 0 && if_match != e->cart.version) {
-        set_err(err, errlen, "version is %lld, not %lld",
-                (long long)e->cart.version, (long long)if_match);
-        cs = CART_CONFLICT;
-        st = STORE_REJECTED;
-    } else if (e) {
-        entry_drop(m, sh, e);
-        st = STORE_OK;
+    enum store_status st = STORE_OK;
+    if (q->op == STORE_OP_DEL) {
+        if (q->if_match >= 0) {
+            struct cart c = {0};
+            if (cblob_decode(e->blob, e->len, &c, NULL, NULL) != CBLOB_OK)
+                return STORE_ERROR;
+            bool conflict = c.version != q->if_match;
+            cart_free(&c);
+            if (conflict) {
+                q->cst = CART_CONFLICT;
+                return STORE_REJECTED;
+            }
+        }
+        *pending = mstore_replicate(m, e, q, true);
+        mt_drop(&m->t, sh, e);
+        return STORE_OK;
     }
-    unlock(sh);
-    if (cst)
-        *cst = cs;
+    if (q->op == STORE_OP_CHANGE)
+        st = mem_change(m, e, q);
+    if (st == STORE_OK)
+        st = mem_copy_out(m, e, q->out, q->err, sizeof q->err);
+    if (st == STORE_OK && (promoted || q->op == STORE_OP_CHANGE))
+        *pending = mstore_replicate(m, e, q, false);
+    else if (promoted)
+        mstore_replicate(m, e, NULL, false);
     return st;
+}
+
+/* What a request does with a backup copy: take the cart over when its owner
+ * is dead, else 421 (the id names the owner) or ask the owner for it. */
+static enum store_status mem_backup(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
+                                    struct store_req *q, bool *pending, bool *lookup)
+{
+    char owner[ID_TAG_MAX + 1] = "", idtag[ID_TAG_MAX + 1] = "";
+    if (atomic_load(&m->draining))
+        return STORE_DRAINING;
+    if (!repl_alive(m->repl, e->owner_inc, owner)) {
+        mt_set_role(&m->t, e, MT_OWNED);
+        e->epoch++;
+        e->owner_inc = m->inc;
+        return mem_owned(m, sh, e, q, true, pending);
+    }
+    id_tag_of(e->id, idtag, sizeof idtag);
+    if (!strcmp(owner, idtag)) {
+        snprintf(q->owner, sizeof q->owner, "%s", owner);
+        return STORE_MISDIRECTED;
+    }
+    *lookup = true;
+    return STORE_OK;
+}
+
+/* A cart this replica does not hold: without peers, 421 when the id names
+ * another instance, else 404; with peers, ask them (at most once). */
+static enum store_status mem_absent(struct mstore *m, struct store_req *q, bool may_lookup,
+                                    bool *lookup)
+{
+    char idtag[ID_TAG_MAX + 1] = "";
+    bool tagged = id_tag_of(q->id, idtag, sizeof idtag);
+    if (!m->repl) {
+        if (tagged && m->tag[0] && strcmp(idtag, m->tag)) {
+            snprintf(q->owner, sizeof q->owner, "%s", idtag);
+            return STORE_MISDIRECTED;
+        }
+        return STORE_NOT_FOUND;
+    }
+    if (!may_lookup || !tagged)
+        return STORE_NOT_FOUND;
+    if (atomic_load(&m->draining))
+        return STORE_DRAINING;
+    *lookup = true;
+    return STORE_OK;
+}
+
+/* Run q on this store; may_lookup false after a lookup (no second one). */
+void mstore_run(struct mstore *m, struct store_req *q, bool may_lookup)
+{
+    q->cst = CART_OK;
+    q->err[0] = q->owner[0] = '\0';
+    if (q->op == STORE_OP_CREATE)
+        return mem_create(m, q);
+    if (!id_valid(q->id))
+        return mem_complete(q, STORE_NOT_FOUND);
+    struct mt_shard *sh = mt_shard(&m->t, q->id);
+    bool pending = false, lookup = false;
+    enum store_status st;
+    pthread_mutex_lock(&sh->lock);
+    int64_t now = mt_now_ms();
+    struct mt_entry *e = mt_find(&m->t, sh, q->id, now);
+    if (!e) {
+        st = mem_absent(m, q, may_lookup, &lookup);
+    } else if (e->role == MT_HANDING) {
+        st = STORE_DRAINING;
+    } else if (e->role == MT_BACKUP) {
+        st = mem_backup(m, sh, e, q, &pending, &lookup);
+    } else {
+        e->last_ms = now;
+        st = mem_owned(m, sh, e, q, false, &pending);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    if (lookup)
+        repl_lookup(m->repl, q);
+    else if (!pending)
+        mem_complete(q, st);
+}
+
+/* ops.submit. */
+static void mem_submit(void *self, struct store_req *q)
+{
+    mstore_run(self, q, true);
 }
 
 /* ops.ping: memory is always reachable. */
@@ -273,55 +254,30 @@ static enum store_status mem_ping(void *self, char *err, size_t errlen)
     return STORE_OK;
 }
 
-/* ops.stats: the cart count; the memory store has no backend errors. */
-static enum store_status mem_stats(void *self, struct store_stats *out,
-                                   char *err, size_t errlen)
+/* ops.stats: carts owned here (backup copies are counted apart). */
+static enum store_status mem_stats(void *self, struct store_stats *out, char *err,
+                                   size_t errlen)
 {
-    struct mem_store *m = self;
-    long n = atomic_load(&m->count);
+    struct mstore *m = self;
+    long n = atomic_load(&m->t.owned);
     out->carts = n > 0 ? (uint64_t)n : 0;
     out->errors = 0;
     return STORE_OK;
 }
 
-/* Drop the expired entries of one shard; returns how many. */
-static size_t sweep_shard(struct mem_store *m, struct mem_shard *sh)
+/* ops.drain: refuse new carts, hand the owned ones to the peers. */
+static void mem_drain(void *self, long long deadline_ms)
 {
-    size_t dropped = 0;
-    struct mem_entry *e, *tmp;
-    pthread_mutex_lock(&sh->lock);
-    int64_t now = now_ms();
-    HASH_ITER(hh, sh->head, e, tmp) {
-        if (now - e->last_ms > m->ttl_ms) {
-            entry_drop(m, sh, e);
-            dropped++;
-        }
-    }
-    pthread_mutex_unlock(&sh->lock);
-    return dropped;
+    struct mstore *m = self;
+    atomic_store(&m->draining, true);
+    if (m->repl)
+        repl_drain(m->repl, deadline_ms);
 }
 
-/* Sweep every shard, one lock at a time. */
-static size_t sweep_all(struct mem_store *m)
+/* The sweeper thread: drop expired carts and re-replicate every sweep_ms. */
+static void *mem_sweeper(void *arg)
 {
-    size_t dropped = 0;
-    for (unsigned i = 0; i < MEM_SHARDS; i++)
-        dropped += sweep_shard(m, &m->shards[i]);
-    return dropped;
-}
-
-/* Drop every cart idle past its TTL now; returns how many were dropped. */
-size_t store_mem_sweep(struct store *s)
-{
-    if (!s || s->ops != &mem_ops || !s->self)
-        return 0;
-    return sweep_all(s->self);
-}
-
-/* The sweeper thread: sweep every sweep_ms until destroy sets stop. */
-static void *sweeper_main(void *arg)
-{
-    struct mem_store *m = arg;
+    struct mstore *m = arg;
     pthread_mutex_lock(&m->stop_lock);
     while (!m->stop) {
         struct timespec dl;
@@ -335,32 +291,19 @@ static void *sweeper_main(void *arg)
         if (m->stop)
             break;
         pthread_mutex_unlock(&m->stop_lock);
-        sweep_all(m);
+        mt_sweep(&m->t);
+        if (m->repl && atomic_load(&m->t.unreplicated) > 0)
+            mstore_rereplicate(m);
         pthread_mutex_lock(&m->stop_lock);
     }
     pthread_mutex_unlock(&m->stop_lock);
     return NULL;
 }
 
-/* Free the tables, locks and the store itself (the sweeper is stopped). */
-static void mem_free(struct mem_store *m)
-{
-    for (unsigned i = 0; i < MEM_SHARDS; i++) {
-        struct mem_shard *sh = &m->shards[i];
-        struct mem_entry *e, *tmp;
-        HASH_ITER(hh, sh->head, e, tmp)
-            entry_drop(m, sh, e);
-        pthread_mutex_destroy(&sh->lock);
-    }
-    pthread_cond_destroy(&m->stop_cond);
-    pthread_mutex_destroy(&m->stop_lock);
-    free(m);
-}
-
-/* ops.destroy: stop the sweeper, then free every cart. */
+/* ops.destroy: stop replication and the sweeper, then free every cart. */
 static void mem_destroy(void *self)
 {
-    struct mem_store *m = self;
+    struct mstore *m = self;
     if (m->has_sweeper) {
         pthread_mutex_lock(&m->stop_lock);
         m->stop = true;
@@ -368,35 +311,48 @@ static void mem_destroy(void *self)
         pthread_mutex_unlock(&m->stop_lock);
         pthread_join(m->sweeper, NULL);
     }
-    mem_free(m);
+    repl_stop(m->repl);
+    mt_destroy(&m->t);
+    pthread_cond_destroy(&m->stop_cond);
+    pthread_mutex_destroy(&m->stop_lock);
+    free(m);
 }
 
 static const struct store_ops mem_ops = {
     .name = "memory",
-    .create = mem_create,
-    .get = mem_get,
-    .change = mem_change,
-    .del = mem_del,
+    .submit = mem_submit,
+    .drain = mem_drain,
     .ping = mem_ping,
     .stats = mem_stats,
     .destroy = mem_destroy,
 };
 
-/* Set up the locks and the stop condition (on CLOCK_MONOTONIC). */
-static int mem_init_locks(struct mem_store *m)
+/* Drop every cart idle past its TTL now; returns how many were dropped. */
+size_t store_mem_sweep(struct store *s)
+{
+    if (!s || s->ops != &mem_ops || !s->self)
+        return 0;
+    struct mstore *m = s->self;
+    return mt_sweep(&m->t);
+}
+
+/* Set up the stop condition (CLOCK_MONOTONIC) and start the sweeper. */
+static int mem_start_sweeper(struct mstore *m, char *err, size_t errlen)
 {
     pthread_condattr_t ca;
-    if (pthread_condattr_init(&ca) != 0)
-        return -1;
-    int rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    if (rc == 0)
-        rc = pthread_cond_init(&m->stop_cond, &ca);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->stop_cond, &ca);
     pthread_condattr_destroy(&ca);
-    if (rc != 0)
-        return -1;
-    for (unsigned i = 0; i < MEM_SHARDS; i++)
-        pthread_mutex_init(&m->shards[i].lock, NULL);
     pthread_mutex_init(&m->stop_lock, NULL);
+    if (m->sweep_ms <= 0)
+        return 0;
+    int rc = pthread_create(&m->sweeper, NULL, mem_sweeper, m);
+    if (rc != 0) {
+        snprintf(err, errlen, "memory store: sweeper thread: %s", strerror(rc));
+        return -1;
+    }
+    m->has_sweeper = true;
     return 0;
 }
 
@@ -404,37 +360,56 @@ static int mem_init_locks(struct mem_store *m)
 int store_mem_open(const struct store_mem_cfg *cfg, struct store *out, char *err, size_t errlen)
 {
     if (!cfg || !out || cfg->ttl <= 0 || cfg->max_carts <= 0 || cfg->max_items == 0 ||
-        cfg->sweep_ms < 0) {
-        set_err(err, errlen, "memory store: ttl, max_carts and max_items must be > 0");
+        cfg->sweep_ms < 0 || cfg->max_memory < 0) {
+        snprintf(err, errlen, "memory store: ttl, max_carts and max_items must be > 0");
         return -1;
     }
     void *mem = NULL;
-    if (posix_memalign(&mem, MEM_CACHELINE, sizeof(struct mem_store)) != 0) {
-        set_err(err, errlen, "memory store: out of memory");
+    if (posix_memalign(&mem, 64, sizeof(struct mstore)) != 0) {
+        snprintf(err, errlen, "memory store: out of memory");
         return -1;
     }
-    struct mem_store *m = memset(mem, 0, sizeof(*m));
-    atomic_init(&m->count, 0);
+    struct mstore *m = memset(mem, 0, sizeof *m);
+    mt_init(&m->t, cfg->ttl);
     m->ttl = cfg->ttl;
-    m->ttl_ms = (int64_t)cfg->ttl * 1000;
     m->max_carts = cfg->max_carts;
+    m->max_memory = cfg->max_memory;
     m->max_items = cfg->max_items;
     m->sweep_ms = cfg->sweep_ms;
-    if (mem_init_locks(m) != 0) {
-        set_err(err, errlen, "memory store: cannot set up locks");
-        free(m);
+    snprintf(m->tag, sizeof m->tag, "%s", cfg->tag ? cfg->tag : "");
+    atomic_init(&m->draining, false);
+    if (mem_start_sweeper(m, err, errlen) != 0) {
+        mem_destroy(m);
         return -1;
-    }
-    if (m->sweep_ms > 0) {
-        int rc = pthread_create(&m->sweeper, NULL, sweeper_main, m);
-        if (rc != 0) {
-            set_err(err, errlen, "memory store: sweeper thread: %s", strerror(rc));
-            mem_free(m);
-            return -1;
-        }
-        m->has_sweeper = true;
     }
     out->ops = &mem_ops;
     out->self = m;
+    return 0;
+}
+
+/* Start replicating with the peers of c; 0 when there are none. */
+int store_mem_replicate(struct store *s, const struct cfg *c, char *err, size_t errlen)
+{
+    struct mstore *m = s->self;
+    struct cfg_peer peers[CFG_MAX_PEERS];
+    enum repl_mode mode;
+    if (!c->peers[0])
+        return 0;
+    if (!repl_mode_parse(c->replication, &mode)) {
+        snprintf(err, errlen, "REPLICATION must be sync, async or off");
+        return -1;
+    }
+    int n = cfg_parse_peers(c->peers, peers, CFG_MAX_PEERS, err, errlen);
+    if (n < 0)
+        return -1;
+    struct repl_cfg rc = {
+        .mode = mode, .peers = peers, .npeers = (size_t)n, .listen_addr = c->listen_addr,
+        .port = c->port + c->repl_port_offset, .port_offset = c->repl_port_offset,
+        .timeout_ms = c->repl_timeout_ms, .tag = m->tag,
+    };
+    m->repl = repl_start(&rc, m, err, errlen);
+    if (!m->repl)
+        return -1;
+    m->inc = repl_inc(m->repl);
     return 0;
 }

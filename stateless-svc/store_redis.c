@@ -30,7 +30,7 @@ struct sr {
     pthread_mutex_t mu;           /* guards conns */
     struct sr_conn *conns;        /* every live thread's connection */
     uint64_t errors;              /* atomic */
-    struct rpipe *pipe;           /* carries submitted (asynchronous) calls */
+    struct rpipe *pipe;           /* carries every cart call */
 };
 
 /* Count backend failures for stats, then pass the status through. */
@@ -86,96 +86,10 @@ static struct sr_conn *sr_conn_get(struct sr *s, bool *fresh, char *err, size_t 
 }
 
 /* Worth one more try: a read failed because a reused connection had been closed
- * (e.g. Redis restarted). Never after a timeout, never for a change. */
+ * (e.g. Redis restarted). Never after a timeout. */
 static bool sr_retry(bool is_read, bool fresh, const struct sr_conn *k, int attempt)
 {
     return is_read && !fresh && k->r.closed && attempt == 0;
-}
-
-/* Run script i for cart id and decode its reply into out/cst. */
-static enum store_status sr_run(struct sr *s, int i, const char *id,
-                                const struct rscript_args *a, struct cart *out,
-                                enum cart_status *cst, char *err, size_t errlen)
-{
-    char key[RSCRIPT_KEY_MAX + 1];
-    struct sr_conn *k;
-    redisReply *r;
-    enum store_status st;
-
-    if (!rscript_key(id, key)) {
-        rconn_err(err, errlen, "%s", "bad cart id");
-        return i == RSCRIPT_CREATE ? sr_count(s, STORE_ERROR) : STORE_NOT_FOUND;
-    }
-    for (int attempt = 0;; attempt++) {
-        bool fresh;
-
-        k = sr_conn_get(s, &fresh, err, errlen);
-        if (!k)
-            return sr_count(s, STORE_UNAVAILABLE);
-        st = rconn_eval(&k->r, i, key, a, &r, err, errlen);
-        if (st == STORE_OK)
-            break;
-        if (!sr_retry(i == RSCRIPT_GET, fresh, k, attempt))
-            return sr_count(s, st);
-    }
-    st = rscript_decode(r, id, s->ttl, out, cst, err, errlen);
-    freeReplyObject(r);
-    return sr_count(s, st);
-}
-
-/* Run create or get: both take only the TTL. */
-static enum store_status sr_ttl_op(struct sr *s, int i, const char *id, struct cart *out,
-                                   char *err, size_t errlen)
-{
-    struct rscript_args a;
-
-    rscript_args_ttl(&a, s->ttl);
-    return sr_run(s, i, id, &a, out, NULL, err, errlen);
-}
-
-/* ops.create: a new cart with version 0. */
-static enum store_status sr_create(void *self, const char *id, struct cart *out,
-                                   char *err, size_t errlen)
-{
-    return sr_ttl_op(self, RSCRIPT_CREATE, id, out, err, errlen);
-}
-
-/* ops.get: read a cart and renew its TTL. */
-static enum store_status sr_get(void *self, const char *id, struct cart *out,
-                                char *err, size_t errlen)
-{
-    return sr_ttl_op(self, RSCRIPT_GET, id, out, err, errlen);
-}
-
-/* ops.change: one add, set or remove in one script call. */
-static enum store_status sr_change(void *self, const char *id, const struct cart_change *chg,
-                                   struct cart *out, enum cart_status *cst,
-                                   char *err, size_t errlen)
-{
-    struct sr *s = self;
-    struct rscript_args a;
-    enum cart_status dummy;
-
-    if (!cst)
-        cst = &dummy;
-    *cst = rscript_args_change(&a, chg, s->ttl, s->max_items);
-    if (*cst != CART_OK)
-        return STORE_REJECTED;
-    return sr_run(s, RSCRIPT_CHANGE, id, &a, out, cst, err, errlen);
-}
-
-/* ops.del: delete a cart, honouring If-Match. */
-static enum store_status sr_del(void *self, const char *id, int64_t if_match,
-                                enum cart_status *cst, char *err, size_t errlen)
-{
-    struct rscript_args a;
-    enum cart_status dummy;
-
-    if (!cst)
-        cst = &dummy;
-    *cst = CART_OK;
-    rscript_args_del(&a, if_match);
-    return sr_run(self, RSCRIPT_DEL, id, &a, NULL, cst, err, errlen);
 }
 
 /* Run a read-only command and hand its reply to the caller (NULL on failure). */
@@ -262,10 +176,6 @@ static void sr_destroy(void *self)
 
 static const struct store_ops sr_ops = {
     .name = "redis",
-    .create = sr_create,
-    .get = sr_get,
-    .change = sr_change,
-    .del = sr_del,
     .ping = sr_ping,
     .stats = sr_stats,
     .submit = sr_submit,
