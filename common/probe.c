@@ -39,6 +39,9 @@ void probe_metrics(struct api *a, struct http_resp *r)
     a->store.ops->stats(a->store.self, &ss, err, sizeof err);
     int ready = !atomic_load(&a->draining);
     r->body = metrics_render(a->service, ss.carts, ready, &r->body_len);
+    for (size_t i = 0; i < ss.nextra && i < STORE_STATS_EXTRA; i++)
+        r->body = metrics_append_gauge(r->body, &r->body_len, a->service, ss.extra[i].name,
+                                       ss.extra[i].help, ss.extra[i].value);
     if (!r->body)
         return api_fail(r, API_E_INTERNAL, NULL, NULL);
     r->status = 200;
@@ -60,6 +63,8 @@ void probe_info(struct api *a, struct http_resp *r)
         json_object_set_new(o, "tag", json_string(a->tag));
         json_object_set_new(o, "max_carts", json_integer(a->cfg->max_carts));
     }
+    for (size_t i = 0; o && i < ss.nextra && i < STORE_STATS_EXTRA; i++)
+        json_object_set_new(o, ss.extra[i].name, json_integer(ss.extra[i].value));
     r->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!r->body)

@@ -28,9 +28,20 @@ enum store_status {
     STORE_ERROR           /* anything else: a bug or a bad reply */
 };
 
+#define STORE_STATS_EXTRA 12
+
+/* A store-specific figure for /info and /metrics (a gauge cartpair_<name>). */
+struct store_stat {
+    const char *name;     /* [a-z_]+, static */
+    const char *help;     /* static */
+    long long value;
+};
+
 struct store_stats {
     uint64_t carts;       /* carts held (Redis: keys in the cart namespace) */
     uint64_t errors;      /* backend errors since start */
+    size_t nextra;
+    struct store_stat extra[STORE_STATS_EXTRA];
 };
 
 /* One store call as data, for stores that can run calls asynchronously. */

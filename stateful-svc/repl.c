@@ -288,6 +288,13 @@ void repl_drain(struct repl *r, long long deadline_ms)
 {
     rnet_announce_draining(r->net);
     for (int round = 0; round < 50 && mt_now_ms() < deadline_ms; round++) {
+        struct repl_stats rs;
+        repl_stats(r, &rs);
+        if (rs.peers_live == 0) {
+            log_msg(LOG_WARN, "handoff", "no live peer: %ld carts stay here",
+                    atomic_load(&r->m->t.owned));
+            return;
+        }
         long queued = mstore_handoff_round(r->m);
         pthread_mutex_lock(&r->mu);
         r->handoffs += queued;

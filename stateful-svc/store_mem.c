@@ -262,6 +262,25 @@ static enum store_status mem_stats(void *self, struct store_stats *out, char *er
     long n = atomic_load(&m->t.owned);
     out->carts = n > 0 ? (uint64_t)n : 0;
     out->errors = 0;
+    struct repl_stats rs = {0};
+    if (m->repl)
+        repl_stats(m->repl, &rs);
+    const struct store_stat x[] = {
+        {"carts_owned", "Carts this replica owns.", n},
+        {"carts_backup", "Backup copies of other replicas' carts held here.",
+         atomic_load(&m->t.backups)},
+        {"carts_under_replicated", "Owned carts without a live backup copy (REPLICATION off: all).",
+         atomic_load(&m->t.unreplicated)},
+        {"cart_bytes", "Heap bytes of the carts held (owned and backup), estimated.",
+         atomic_load(&m->t.bytes)},
+        {"repl_lag_ms", "Age of the oldest change sent to a peer and not yet acknowledged.",
+         (long long)rs.lag_max_ms},
+        {"repl_pending", "Replication requests sent and not yet answered.", rs.pending},
+        {"repl_bytes_sent", "Bytes sent to peers by replication.", (long long)rs.bytes_sent},
+        {"repl_peers_live", "Peers with a live replication link.", rs.peers_live},
+    };
+    out->nextra = sizeof x / sizeof x[0];
+    memcpy(out->extra, x, sizeof x);
     return STORE_OK;
 }
 

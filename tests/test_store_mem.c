@@ -57,7 +57,7 @@ static struct cart_change mk_change(enum cart_op op, const char *sku, int64_t qt
 /* Carts currently counted by the store. */
 static uint64_t count_of(struct store *s)
 {
-    struct store_stats st = {99, 99};
+    struct store_stats st = {.carts = 99, .errors = 99};
     char err[ERRLEN];
     cr_assert_eq(s->ops->stats(s->self, &st, err, sizeof(err)), STORE_OK);
     cr_assert_eq(st.errors, 0);
