@@ -29,7 +29,8 @@ size_t cblob_put_varint(unsigned char *p, uint64_t v)
     return n;
 }
 
-/* Read a varint from *p (before end); false when truncated or over 64 bits. */
+/* Read a varint from *p (before end); false when truncated, over 64 bits or
+ * not in its shortest form (so that every value has one encoding). */
 bool cblob_get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
 {
     uint64_t r = 0;
@@ -39,6 +40,8 @@ bool cblob_get_varint(const unsigned char **p, const unsigned char *end, uint64_
             return false;
         r |= (uint64_t)(b & 0x7f) << shift;
         if (!(b & 0x80)) {
+            if (b == 0 && shift > 0)
+                return false;
             *v = r;
             return true;
         }

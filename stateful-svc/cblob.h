@@ -44,7 +44,8 @@ bool cblob_id(const unsigned char *b, size_t len, char *id);
 /* Append v as a varint at p (room for 10 bytes); returns the bytes written. */
 size_t cblob_put_varint(unsigned char *p, uint64_t v);
 
-/* Read a varint from *p (before end); false when truncated or over 64 bits. */
+/* Read a varint from *p (before end); false when truncated, over 64 bits or
+ * not in its shortest form. */
 bool cblob_get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v);
 
 #endif

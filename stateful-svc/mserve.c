@@ -134,7 +134,7 @@ void mstore_take(struct mstore *m, const char *id, uint64_t inc, int slot,
         reply->epoch = e->epoch;
         reply->blob = *blob;
         reply->bloblen = e->len;
-        if (repl_mode(m->repl) == REPL_OFF) {
+        if (repl_mode(m->repl) == REPL_OFF && e->role == MT_OWNED) { /* one copy only */
             mt_drop(&m->t, sh, e);
         } else {
             mt_set_role(&m->t, e, MT_BACKUP);

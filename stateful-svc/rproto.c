@@ -104,7 +104,7 @@ static bool get_str(const unsigned char **p, const unsigned char *end, char *out
     memcpy(out, *p, n);
     out[n] = '\0';
     *p += n;
-    return n == 0 || id_valid(out);
+    return n == 0 || (strlen(out) == n && id_valid(out));
 }
 
 /* Decode the fields of a frame body (after the field byte). */
