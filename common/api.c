@@ -6,12 +6,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "idem.h"
 #include "log.h"
 #include "metrics.h"
 #include "probe.h"
 #include "wire.h"
 
 #define API_RETRY_AFTER 1
+#define API_CREATE_KEY_MIN 16     /* a create's key names its cart: at least 96 bits */
 
 static const struct {
     unsigned status;
@@ -21,7 +23,7 @@ static const struct {
     [API_E_INVALID_JSON] = {400, "invalid_json", "the body is not a valid JSON object"},
     [API_E_INVALID_FIELD] = {400, "invalid_field", "a field is missing or has the wrong type"},
     [API_E_UNKNOWN_FIELD] = {400, "unknown_field", "the body has a field this endpoint does not take"},
-    [API_E_INVALID_SKU] = {400, "invalid_sku", "sku must match [A-Za-z0-9._-]{1,64}"},
+    [API_E_INVALID_SKU] = {400, "invalid_sku", "sku must match [A-Za-z0-9._-]{1," CART_STR(CART_SKU_MAX) "}"},
     [API_E_CART_NOT_FOUND] = {404, "cart_not_found", "no such cart (it may have expired)"},
     [API_E_NO_SUCH_ITEM] = {404, "no_such_item", "the cart has no line with this sku"},
     [API_E_NO_ROUTE] = {404, "no_route", "no such endpoint"},
@@ -29,14 +31,21 @@ static const struct {
     [API_E_METHOD_NOT_ALLOWED] = {405, "method_not_allowed", "method not allowed on this endpoint"},
     [API_E_CART_FULL] = {409, "cart_full", "the cart holds the most distinct lines allowed"},
     [API_E_VERSION_CONFLICT] = {412, "version_conflict", "If-Match does not match the cart's version"},
-    [API_E_BODY_TOO_LARGE] = {413, "body_too_large", "the body is over 16 KiB"},
+    [API_E_BODY_TOO_LARGE] = {413, "body_too_large", "the body is over " CART_STR(HTTP_BODY_MAX) " bytes"},
     [API_E_UNSUPPORTED_MEDIA_TYPE] = {415, "unsupported_media_type", "the body must be application/json"},
     [API_E_MISDIRECTED] = {421, "misdirected", "this cart is held by another instance"},
-    [API_E_QTY_OUT_OF_RANGE] = {422, "qty_out_of_range", "qty must be within 1..9999 after the change"},
-    [API_E_PRICE_OUT_OF_RANGE] = {422, "price_out_of_range", "unit_price_cents must be within 0..1000000000"},
+    [API_E_QTY_OUT_OF_RANGE] = {422, "qty_out_of_range", "qty must be within 1.." CART_STR(CART_QTY_MAX) " after the change"},
+    [API_E_PRICE_OUT_OF_RANGE] = {422, "price_out_of_range", "unit_price_cents must be within 0.." CART_STR(CART_PRICE_MAX)},
     [API_E_STORE_UNAVAILABLE] = {503, "store_unavailable", "the cart store is unreachable; retry later"},
     [API_E_CAPACITY] = {503, "capacity", "this instance holds the most carts allowed; retry later"},
     [API_E_DRAINING] = {503, "draining", "this instance is shutting down; retry elsewhere"},
+    [API_E_INVALID_IDEMPOTENCY_KEY] = {400, "invalid_idempotency_key",
+        "Idempotency-Key must match [A-Za-z0-9._-]{1," CART_STR(IDEM_KEY_MAX) "} (on POST /carts {"
+        CART_STR(API_CREATE_KEY_MIN) "," CART_STR(IDEM_KEY_MAX) "})"},
+    [API_E_IDEMPOTENCY_KEY_REUSED] = {422, "idempotency_key_reused",
+        "this Idempotency-Key was used for another request"},
+    [API_E_BAD_REQUEST] = {400, "bad_request", "the request is not valid HTTP/1.1"},
+    [API_E_NOT_IMPLEMENTED] = {501, "not_implemented", "the request needs a feature not implemented"},
     [API_E_INTERNAL] = {500, "internal", "internal error"},
 };
 
@@ -57,6 +66,7 @@ void api_fail(struct http_resp *r, enum api_error e, const char *msg, const char
     free(r->body);
     r->body = wire_error_json(code, msg && msg[0] ? msg : dflt, owner, &r->body_len);
     r->content_type = NULL;
+    r->no_store = true;
     if (r->status == 503)
         r->retry_after = API_RETRY_AFTER;
 }
@@ -96,6 +106,7 @@ void api_store_fail(struct http_resp *r, enum store_status st, enum cart_status 
                      : st == STORE_REJECTED ? api_from_cart(cst)
                      : st == STORE_CAPACITY ? API_E_CAPACITY
                      : st == STORE_DRAINING ? API_E_DRAINING
+                     : st == STORE_KEY_REUSED ? API_E_IDEMPOTENCY_KEY_REUSED
                      : st == STORE_UNAVAILABLE ? API_E_STORE_UNAVAILABLE : API_E_INTERNAL;
     const char *msg = st == STORE_REJECTED && cst == CART_PRICE_REQUIRED
                     ? "unit_price_cents is required for a new line" : NULL;
@@ -173,6 +184,26 @@ struct api_call {
     _Atomic int phase;            /* enum api_phase */
 };
 
+/* Answer with the stored first answer of a remembered key (the body moves to r). */
+static void api_replay(struct api_call *c)
+{
+    struct http_resp *r = c->resp;
+    struct idem_answer *ans = &c->req.idem.ans;
+    r->status = ans->status;
+    r->body = ans->body;
+    r->body_len = ans->body_len;
+    ans->body = NULL;
+    r->no_store = true;
+    r->replayed = true;
+    if (ans->version >= 0)
+        snprintf(r->etag, sizeof r->etag, "\"%lld\"", (long long)ans->version);
+    if (c->cookie)
+        snprintf(r->set_cookie, sizeof r->set_cookie,
+                 "cart=%s; Path=/; HttpOnly; SameSite=Lax; Max-Age=%d", c->req.id, c->a->cfg->ttl);
+    if (c->req.op == STORE_OP_CREATE)
+        snprintf(r->location, sizeof r->location, "/carts/%s", c->req.id);
+}
+
 /* Draw a new cart id for a create; false when there is no randomness. */
 static bool api_new_id(struct api_call *c)
 {
@@ -186,9 +217,14 @@ static bool api_call_answer(struct api_call *c)
 {
     struct store_req *q = &c->req;
     struct http_resp *r = c->resp;
-    if (q->op == STORE_OP_CREATE && q->st == STORE_EXISTS && c->tries < 3 && api_new_id(c))
+    if (q->op == STORE_OP_CREATE && q->st == STORE_EXISTS && !q->idem.key[0] && c->tries < 3 &&
+        api_new_id(c))
         return true;
-    if (q->st == STORE_MISDIRECTED) {
+    if (q->op == STORE_OP_CREATE && q->st == STORE_EXISTS && q->idem.key[0])
+        q->st = STORE_KEY_REUSED;  /* the key's cart lives on, but forgot the key */
+    if (q->st == STORE_OK && q->idem.replayed) {
+        api_replay(c);
+    } else if (q->st == STORE_MISDIRECTED) {
         char msg[96];
         snprintf(msg, sizeof msg, "this cart is held by instance tag '%s'", q->owner);
         api_fail(r, API_E_MISDIRECTED, msg, q->owner);
@@ -196,11 +232,13 @@ static bool api_call_answer(struct api_call *c)
         api_store_fail(r, q->st, q->cst, q->err);
     } else if (q->op == STORE_OP_DEL) {
         r->status = 204;
+        r->no_store = true;
         if (c->cookie)
             snprintf(r->set_cookie, sizeof r->set_cookie,
                      "cart=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     } else {
-        api_cart_ok(c->a, r, &c->cart, q->op == STORE_OP_CREATE ? 201 : 200, c->cookie);
+        api_cart_ok(c->a, r, &c->cart, q->op == STORE_OP_CREATE ? STORE_ANSWER_CREATED
+                                                                 : STORE_ANSWER_CHANGED, c->cookie);
         if (q->op == STORE_OP_CREATE)
             snprintf(r->location, sizeof r->location, "/carts/%s", c->cart.id);
     }
@@ -221,6 +259,7 @@ static void api_call_finish(struct api_call *c)
         return api_call_submit(c, CALL_SUSPENDED);
     struct http_resp *r = c->resp;
     cart_free(&c->cart);
+    idem_answer_free(&c->req.idem.ans);
     free(c);
     http_resume(r);
 }
@@ -269,6 +308,7 @@ static void api_call_run(struct api_call *proto)
             break;
     }
     cart_free(&c->cart);
+    idem_answer_free(&c->req.idem.ans);
     free(c);
 }
 
@@ -287,7 +327,27 @@ static void api_call_init(struct api_call *c, struct api *a, struct http_resp *r
     c->req.out = op == STORE_OP_DEL ? NULL : &c->cart;
 }
 
-/* POST /carts: a new empty cart, its Location and its cookie. */
+/* Read a change's Idempotency-Key (at least min_len characters) into ik, with
+ * the fingerprint of method, normalized path npath and body; false (400 in r)
+ * when the key is malformed. No key: ik->key is "". */
+static bool api_idem(const struct http_req *req, const char *npath, size_t min_len,
+                     struct store_idem *ik, struct http_resp *r)
+{
+    memset(ik, 0, sizeof *ik);
+    if (!req->idem_key)
+        return true;
+    if (!idem_key_valid(req->idem_key) || strlen(req->idem_key) < min_len) {
+        api_fail(r, API_E_INVALID_IDEMPOTENCY_KEY, NULL, NULL);
+        return false;
+    }
+    snprintf(ik->key, sizeof ik->key, "%s", req->idem_key);
+    ik->fp = idem_fingerprint(req->method, npath, req->body, req->body_len);
+    return true;
+}
+
+/* POST /carts: a new empty cart, its Location and its cookie. A keyed create
+ * makes the cart whose id derives from the key (idem_cart_id), so that its
+ * retry finds that cart and the key in it. */
 static void api_create(struct api *a, const struct http_req *req, struct http_resp *r)
 {
     char err[256] = "";
@@ -298,7 +358,13 @@ static void api_create(struct api *a, const struct http_req *req, struct http_re
         return api_fail(r, api_from_wire(ws), err, NULL);
     struct api_call c;
     api_call_init(&c, a, r, STORE_OP_CREATE, "", true);
-    if (!api_new_id(&c)) {
+    if (!api_idem(req, "/carts", API_CREATE_KEY_MIN, &c.req.idem, r)) {
+        cart_free(&c.cart);
+        return;
+    }
+    if (c.req.idem.key[0])
+        idem_cart_id(a->tag, c.req.idem.key, c.req.id, sizeof c.req.id);
+    else if (!api_new_id(&c)) {
         cart_free(&c.cart);
         return api_fail(r, API_E_INTERNAL, "no randomness for a cart id", NULL);
     }
@@ -347,8 +413,18 @@ static void api_cart_op(struct api *a, const struct http_req *req, struct route_
         return;
     enum store_op op = m->action == ACT_GET ? STORE_OP_GET
                      : m->action == ACT_DELETE ? STORE_OP_DEL : STORE_OP_CHANGE;
+    char npath[CART_ID_MAX + CART_SKU_MAX + 32];
+    snprintf(npath, sizeof npath, "/carts/%s%s%s", m->id,
+             m->action == ACT_ADD || m->kind == ROUTE_ITEM ? "/items" : "",
+             m->kind == ROUTE_ITEM ? "/" : "");
+    snprintf(npath + strlen(npath), sizeof npath - strlen(npath), "%s",
+             m->kind == ROUTE_ITEM ? m->sku : "");
     struct api_call c;
     api_call_init(&c, a, r, op, m->id, m->by_cookie);
+    if (op != STORE_OP_GET && !api_idem(req, npath, 1, &c.req.idem, r)) {
+        cart_free(&c.cart);
+        return;
+    }
     c.req.if_match = im;
     if (op == STORE_OP_CHANGE)
         c.req.chg = chg;
@@ -361,6 +437,10 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *r)
     struct route_match m;
     enum route_status rs = route_match(req->method, req->path, &m);
     r->route = m.kind;
+    if (req->framing != FRAME_OK)
+        return api_fail(r, frame_not_implemented(req->framing) ? API_E_NOT_IMPLEMENTED
+                                                               : API_E_BAD_REQUEST,
+                        frame_message(req->framing), NULL);
     if (req->closing) /* shutting down: start nothing, the connection closes */
         return api_fail(r, API_E_DRAINING, "this instance is shutting down", NULL);
     switch (rs) {

@@ -306,7 +306,7 @@ int64_t cart_total(const struct cart *c)
     return sum;
 }
 
-/* True when sku matches [A-Za-z0-9._-]{1,64}. */
+/* True when sku matches [A-Za-z0-9._-]{1,CART_SKU_MAX}. */
 bool cart_sku_valid(const char *sku, size_t len)
 {
     if (!sku || len < 1 || len > CART_SKU_MAX)

@@ -11,10 +11,22 @@
 #include <stdint.h>
 
 #define CART_ID_MAX 64            /* longest cart id, in characters */
+
+/* The limits of a line. A build may set them (-DCART_QTY_MAX=...): both stores,
+ * the Redis scripts (in ARGV) and the error messages follow. */
+#ifndef CART_SKU_MAX
 #define CART_SKU_MAX 64           /* longest sku, in characters */
+#endif
+#ifndef CART_QTY_MAX
 #define CART_QTY_MAX 9999         /* a line holds 1..CART_QTY_MAX */
-#define CART_PRICE_MAX 1000000000LL /* unit_price_cents is 0..CART_PRICE_MAX */
+#endif
+#ifndef CART_PRICE_MAX
+#define CART_PRICE_MAX 1000000000 /* unit_price_cents is 0..CART_PRICE_MAX */
+#endif
 #define CART_MAX_ITEMS_DEFAULT 100
+
+#define CART_STR_(x) #x
+#define CART_STR(x) CART_STR_(x)  /* a limit as text, for messages */
 
 struct cart_item {
     char sku[CART_SKU_MAX + 1];
@@ -39,7 +51,7 @@ enum cart_status {
     CART_QTY_RANGE,       /* qty outside 1..CART_QTY_MAX after the change */
     CART_PRICE_RANGE,     /* unit_price_cents outside 0..CART_PRICE_MAX */
     CART_PRICE_REQUIRED,  /* a new line without unit_price_cents */
-    CART_INVALID_SKU,     /* sku not [A-Za-z0-9._-]{1,64} */
+    CART_INVALID_SKU,     /* sku not [A-Za-z0-9._-]{1,CART_SKU_MAX} */
     CART_CONFLICT,        /* if_match differs from the cart's version */
     CART_NOMEM
 };
@@ -85,7 +97,7 @@ const struct cart_item *cart_find(const struct cart *c, const char *sku);
 /* Sum of qty * unit_price_cents; never overflows (bounded by the limits). */
 int64_t cart_total(const struct cart *c);
 
-/* True when sku matches [A-Za-z0-9._-]{1,64}. */
+/* True when sku matches [A-Za-z0-9._-]{1,CART_SKU_MAX}. */
 bool cart_sku_valid(const char *sku, size_t len);
 
 /* A static snake_case name for a status ("cart_full", ...). */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "id.h"
+#include "idem.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -34,6 +35,7 @@ struct http_rstate {
     size_t discarded;             /* bytes dropped past the limit */
     bool too_large;
     bool deferred;                /* suspended until http_resume */
+    enum frame_status framing;    /* the header's framing verdict */
     struct http_resp resp;
     char reqid[HTTP_REQID_MAX + 1];
 };
@@ -90,12 +92,14 @@ static enum MHD_Result http_send(struct http_server *s, struct MHD_Connection *c
     http_add(r, "X-Request-Id", reqid);
     if (out->no_store)
         http_add(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (atomic_load_explicit(&s->closing, memory_order_relaxed))
+    if (out->close || atomic_load_explicit(&s->closing, memory_order_relaxed))
         http_add(r, MHD_HTTP_HEADER_CONNECTION, "close");
     http_add(r, MHD_HTTP_HEADER_LOCATION, out->location);
     http_add(r, MHD_HTTP_HEADER_SET_COOKIE, out->set_cookie);
     http_add(r, MHD_HTTP_HEADER_ALLOW, out->allow);
     http_add(r, MHD_HTTP_HEADER_ETAG, out->etag);
+    if (out->replayed)
+        http_add(r, IDEM_REPLAYED_HEADER, "true");
     if (out->retry_after > 0) {
         char ra[16];
         snprintf(ra, sizeof ra, "%d", out->retry_after);
@@ -133,7 +137,7 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
     else if (id_request(st->reqid, sizeof st->reqid) != ID_OK)
         snprintf(st->reqid, sizeof st->reqid, "0");
     struct http_req req = {
-        .method = method, .path = url,
+        .method = method, .path = frame_origin_path(url), .framing = st->framing,
         .body = st->body && !st->too_large ? st->body : "",
         .body_len = st->too_large ? 0 : st->len,
         .body_too_large = st->too_large,
@@ -142,10 +146,12 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
         .if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_IF_MATCH),
         .cookie_cart = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "cart"),
+        .idem_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, IDEM_HEADER),
         .request_id = st->reqid,
         .closing = atomic_load_explicit(&s->closing, memory_order_relaxed),
     };
     st->resp.status = 500; /* the rest is zero: st came from calloc */
+    st->resp.close = st->framing != FRAME_OK;
     s->handler(s->ud, &req, &st->resp);
     if (st->resp.defer) {
         st->deferred = true;
@@ -178,7 +184,26 @@ static bool http_collect(struct http_rstate *st, const char *data, size_t n)
     return st->discarded <= HTTP_DRAIN_MAX;
 }
 
-/* MHD's access handler: collect the body, answer once it is all in. */
+/* MHD_KeyValueIterator: feed one header field to the framing scan. */
+static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    frame_header(cls, key, value);
+    return MHD_YES;
+}
+
+/* The framing verdict on a request's header (RFC 9112), before its body. */
+static enum frame_status http_framing(struct MHD_Connection *conn, const char *version)
+{
+    struct frame_scan f;
+    frame_init(&f);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, http_scan_header, &f);
+    return frame_verdict(&f, version && !strcmp(version, MHD_HTTP_VERSION_1_1));
+}
+
+/* MHD's access handler: collect the body, answer once it is all in. A request
+ * whose framing is ambiguous is answered at once, its body unread, and its
+ * connection closed. */
 static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn,
                                        const char *url, const char *method,
                                        const char *version, const char *upload_data,
@@ -192,6 +217,9 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn,
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
         *con_cls = st;
+        st->framing = http_framing(conn, version);
+        if (st->framing != FRAME_OK)
+            return http_dispatch(s, conn, st, url, method);
         if (http_content_length(conn) > HTTP_DRAIN_MAX) {
             /* Too large to drain: answer 413 now; MHD closes the connection. */
             st->too_large = true;

@@ -14,18 +14,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HTTP_BODY_MAX (16 * 1024)      /* larger bodies get 413, unbuffered */
+#include "frame.h"
+
+#define HTTP_BODY_MAX 16384            /* 16 KiB; larger bodies get 413, unbuffered */
 #define HTTP_DRAIN_MAX (1024 * 1024)   /* past this an over-limit body is not drained: 413 and close */
 
 struct http_req {
     const char *method;
-    const char *path;             /* percent-decoded by MHD, no query string */
+    const char *path;             /* percent-decoded by MHD, no query string; an
+                                   * absolute-form target's path (frame_origin_path) */
+    enum frame_status framing;    /* not FRAME_OK: refuse; the connection closes */
     const char *body;             /* NUL-terminated; "" when none */
     size_t body_len;
     bool body_too_large;          /* over HTTP_BODY_MAX: body is empty */
     const char *content_type;     /* NULL when absent */
     const char *if_match;         /* raw If-Match header, or NULL */
     const char *cookie_cart;      /* value of the "cart" cookie, or NULL */
+    const char *idem_key;         /* raw Idempotency-Key header, or NULL */
     const char *request_id;       /* echoed X-Request-Id, or a generated one */
     bool closing;                 /* the server is shutting down (see http_closing) */
 };
@@ -36,6 +41,8 @@ struct http_resp {
     size_t body_len;
     const char *content_type;     /* NULL means application/json */
     bool no_store;                /* add Cache-Control: no-store */
+    bool replayed;                /* add Idempotent-Replayed: true */
+    bool close;                   /* add Connection: close (http sets it for bad framing) */
     size_t route;                 /* metrics label index (see metrics_init) */
     char location[160];           /* Location, when not "" */
     char set_cookie[256];         /* Set-Cookie, when not "" */

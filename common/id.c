@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define ID_RANDOM_BYTES 16    /* 128 bits */
 #define ID_REQUEST_BYTES 8    /* 16 hex chars */
 #define ID_MAX_LEN 64
 #define ID_RANDOM_TRIES 64    /* bounded retries on EINTR / short reads */
@@ -66,11 +65,11 @@ static bool is_alnum(char ch)
     return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 }
 
-/* Write a new cart id to out: "<tag>-<random>" or "<random>" when tag is NULL or "".
- * A tag must be 1..ID_TAG_MAX of [A-Za-z0-9_] (no '-'); else ID_TOOLONG. */
-enum id_status id_new(const char *tag, char *out, size_t outlen)
+/* Format "<tag>-<base64url of raw>" (or without tag) into out; a tag must be
+ * 1..ID_TAG_MAX of [A-Za-z0-9_] (no '-'); else ID_TOOLONG. */
+enum id_status id_from_bytes(const char *tag, const unsigned char raw[ID_RANDOM_BYTES],
+                             char *out, size_t outlen)
 {
-    unsigned char raw[ID_RANDOM_BYTES];
     char rnd[ID_RANDOM_LEN + 4];
     size_t taglen = tag ? strnlen(tag, ID_TAG_MAX + 1) : 0;
 
@@ -81,14 +80,22 @@ enum id_status id_new(const char *tag, char *out, size_t outlen)
             return ID_TOOLONG;
     if (!out || outlen < taglen + (taglen ? 1 : 0) + ID_RANDOM_LEN + 1)
         return ID_TOOLONG;
-    if (!fill_random(raw, sizeof(raw)))
-        return ID_NORANDOM;
-    b64url_encode(raw, sizeof(raw), rnd);
+    b64url_encode(raw, ID_RANDOM_BYTES, rnd);
     if (taglen)
         snprintf(out, outlen, "%s-%s", tag, rnd);
     else
         snprintf(out, outlen, "%s", rnd);
     return ID_OK;
+}
+
+/* Write a new cart id to out: "<tag>-<random>" or "<random>" when tag is NULL or "". */
+enum id_status id_new(const char *tag, char *out, size_t outlen)
+{
+    unsigned char raw[ID_RANDOM_BYTES];
+
+    if (!fill_random(raw, sizeof(raw)))
+        return ID_NORANDOM;
+    return id_from_bytes(tag, raw, out, outlen);
 }
 
 /* This thread's request-id generator: splitmix64 seeded once from getrandom.

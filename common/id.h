@@ -12,11 +12,17 @@
 
 #define ID_TAG_MAX 16     /* longest instance tag */
 #define ID_RANDOM_LEN 22  /* 128 bits in base64url, no padding */
+#define ID_RANDOM_BYTES 16 /* the 128 bits */
 
 enum id_status { ID_OK = 0, ID_NORANDOM, ID_TOOLONG };
 
 /* Write a new cart id to out: "<tag>-<random>" or "<random>" when tag is NULL or "". */
 enum id_status id_new(const char *tag, char *out, size_t outlen);
+
+/* Format "<tag>-<raw in base64url>" (or "<raw...>" without a tag) into out:
+ * an id from given bits (e.g. derived from an idempotency key). */
+enum id_status id_from_bytes(const char *tag, const unsigned char raw[ID_RANDOM_BYTES],
+                             char *out, size_t outlen);
 
 /* Write a new request id (16 hex chars, unique per process; not secret) to out (at least 17 bytes). */
 enum id_status id_request(char *out, size_t outlen);

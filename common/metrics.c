@@ -9,7 +9,7 @@
 
 /* Status codes the API answers with; anything else is counted as "other". */
 static const unsigned status_codes[] = {
-    200, 201, 204, 400, 404, 405, 409, 412, 413, 415, 421, 422, 500, 503,
+    200, 201, 204, 400, 404, 405, 409, 412, 413, 415, 421, 422, 500, 501, 503,
 };
 #define N_STATUS (sizeof status_codes / sizeof status_codes[0] + 1)
 #define STATUS_OTHER (N_STATUS - 1)
@@ -135,16 +135,37 @@ static void label_escape(const char *s, char *out, size_t outlen)
     out[o] = '\0';
 }
 
-/* Render the series of one route and status, if it has counted anything. */
-static void render_series(struct mbuf *b, const char *svc, size_t r, size_t s, int pass)
-{
-    const struct series *se = &g_series[r][s];
+/* One series as read once: cumulative bucket counts and the sum. */
+struct snap {
     uint64_t cum[N_BUCKETS];
-    uint64_t total = 0;
-    for (size_t i = 0; i < N_BUCKETS; i++) {
-        total += atomic_load_explicit(&se->bucket[i], memory_order_relaxed);
-        cum[i] = total;
+    uint64_t sum_us;
+};
+
+/* Read every series once, so that every line of a scrape agrees (malloc'd). */
+static struct snap *take_snapshot(void)
+{
+    struct snap *sn = calloc(METRICS_MAX_ROUTES * N_STATUS, sizeof *sn);
+    for (size_t r = 0; sn && r < g_nroutes; r++) {
+        for (size_t s = 0; s < N_STATUS; s++) {
+            const struct series *se = &g_series[r][s];
+            struct snap *o = &sn[r * N_STATUS + s];
+            uint64_t total = 0;
+            for (size_t i = 0; i < N_BUCKETS; i++) {
+                total += atomic_load_explicit(&se->bucket[i], memory_order_relaxed);
+                o->cum[i] = total;
+            }
+            o->sum_us = atomic_load_explicit(&se->sum_us, memory_order_relaxed);
+        }
     }
+    return sn;
+}
+
+/* Render the series of one route and status from the snapshot, if it has counted anything. */
+static void render_series(struct mbuf *b, const char *svc, const struct snap *sn, size_t r,
+                          size_t s, int pass)
+{
+    const struct snap *o = &sn[r * N_STATUS + s];
+    uint64_t total = o->cum[N_BUCKETS - 1];
     if (total == 0)
         return;
     char route[128], status[16];
@@ -161,8 +182,8 @@ static void render_series(struct mbuf *b, const char *svc, size_t r, size_t s, i
     for (size_t i = 0; i < N_BUCKETS; i++)
         mb_printf(b, "cartpair_http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\","
                   "status=\"%s\",le=\"%s\"} %llu\n", svc, route, status,
-                  i < N_FINITE ? bucket_label[i] : "+Inf", (unsigned long long)cum[i]);
-    uint64_t us = atomic_load_explicit(&se->sum_us, memory_order_relaxed);
+                  i < N_FINITE ? bucket_label[i] : "+Inf", (unsigned long long)o->cum[i]);
+    uint64_t us = o->sum_us;
     mb_printf(b, "cartpair_http_request_duration_seconds_sum{service=\"%s\",route=\"%s\","
               "status=\"%s\"} %llu.%06llu\n", svc, route, status,
               (unsigned long long)(us / 1000000), (unsigned long long)(us % 1000000));
@@ -170,12 +191,17 @@ static void render_series(struct mbuf *b, const char *svc, size_t r, size_t s, i
               "status=\"%s\"} %llu\n", svc, route, status, (unsigned long long)total);
 }
 
-/* Render the text exposition format 0.0.4 (malloc'd); carts is the gauge value. */
+/* Render the text exposition format 0.0.4 (malloc'd) from one snapshot of
+ * the counters; carts and ready are the gauge values. */
 char *metrics_render(const char *service, uint64_t carts, int ready, size_t *len)
 {
     struct mbuf b = { malloc(8192), 0, 8192 };
-    if (!b.p)
+    struct snap *sn = take_snapshot();
+    if (!b.p || !sn) {
+        free(b.p);
+        free(sn);
         return NULL;
+    }
     b.p[0] = '\0';
     char svc[128];
     label_escape(service, svc, sizeof svc);
@@ -184,12 +210,13 @@ char *metrics_render(const char *service, uint64_t carts, int ready, size_t *len
               "# TYPE cartpair_http_requests_total counter\n");
     for (size_t r = 0; r < g_nroutes; r++)
         for (size_t s = 0; s < N_STATUS; s++)
-            render_series(&b, svc, r, s, 0);
+            render_series(&b, svc, sn, r, s, 0);
     mb_printf(&b, "# HELP cartpair_http_request_duration_seconds Time to answer an HTTP request.\n"
               "# TYPE cartpair_http_request_duration_seconds histogram\n");
     for (size_t r = 0; r < g_nroutes; r++)
         for (size_t s = 0; s < N_STATUS; s++)
-            render_series(&b, svc, r, s, 1);
+            render_series(&b, svc, sn, r, s, 1);
+    free(sn);
     mb_printf(&b, "# HELP cartpair_carts Carts currently held by the store.\n"
               "# TYPE cartpair_carts gauge\n"
               "cartpair_carts{service=\"%s\"} %llu\n", svc, (unsigned long long)carts);
@@ -197,7 +224,7 @@ char *metrics_render(const char *service, uint64_t carts, int ready, size_t *len
               "# TYPE cartpair_store_errors_total counter\n"
               "cartpair_store_errors_total{service=\"%s\"} %llu\n", svc,
               (unsigned long long)atomic_load_explicit(&g_store_errors, memory_order_relaxed));
-    mb_printf(&b, "# HELP cartpair_ready 1 when the service is ready to take traffic.\n"
+    mb_printf(&b, "# HELP cartpair_ready 1 when the service is ready to take traffic (as /readyz).\n"
               "# TYPE cartpair_ready gauge\n"
               "cartpair_ready{service=\"%s\"} %d\n", svc, ready ? 1 : 0);
     if (b.p && len)

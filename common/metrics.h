@@ -1,7 +1,8 @@
 /* metrics: Prometheus counters and a latency histogram per route and status.
  *
  * One registry per process (global). Thread-safe: recording uses relaxed
- * atomics, no locks; rendering reads the atomics. */
+ * atomics, no locks; rendering reads every atomic once into a snapshot and
+ * renders counters and histograms from it, so they agree in every scrape. */
 #ifndef METRICS_H
 #define METRICS_H
 

@@ -27,6 +27,7 @@ void probe_readyz(struct api *a, struct http_resp *r)
     if (st != STORE_OK)
         return api_store_fail(r, STORE_UNAVAILABLE, CART_OK, err);
     r->status = 200;
+    r->no_store = true;
     r->body = strdup("{\"status\":\"ready\"}");
     r->body_len = r->body ? strlen(r->body) : 0;
 }
@@ -37,7 +38,8 @@ void probe_metrics(struct api *a, struct http_resp *r)
     char err[256];
     struct store_stats ss = {0};
     a->store.ops->stats(a->store.self, &ss, err, sizeof err);
-    int ready = !atomic_load(&a->draining);
+    int ready = !atomic_load(&a->draining) &&
+                a->store.ops->ping(a->store.self, err, sizeof err) == STORE_OK;
     r->body = metrics_render(a->service, ss.carts, ready, &r->body_len);
     for (size_t i = 0; i < ss.nextra && i < STORE_STATS_EXTRA; i++)
         r->body = metrics_append_gauge(r->body, &r->body_len, a->service, ss.extra[i].name,

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "cart.h"
+#include "idem.h"
 
 enum store_status {
     STORE_OK = 0,
@@ -25,6 +26,7 @@ enum store_status {
     STORE_UNAVAILABLE,    /* the backing store cannot be reached */
     STORE_MISDIRECTED,    /* another live instance owns the cart: see req.owner */
     STORE_DRAINING,       /* this instance is handing its carts away */
+    STORE_KEY_REUSED,     /* the idempotency key was used for another request */
     STORE_ERROR           /* anything else: a bug or a bad reply */
 };
 
@@ -44,6 +46,16 @@ struct store_stats {
     struct store_stat extra[STORE_STATS_EXTRA];
 };
 
+/* A change's idempotency key, and what the store found for it. A store that
+ * is given one looks the key up in the cart's record first (a hit changes
+ * nothing), and remembers key and answer atomically with the change. */
+struct store_idem {
+    char key[IDEM_KEY_MAX + 1];   /* "" for none */
+    uint64_t fp;                  /* idem_fingerprint of the request */
+    bool replayed;                /* out: the key was remembered: ans is its first answer */
+    struct idem_answer ans;       /* out, on a replay; the caller frees it */
+};
+
 /* One store call as data, for stores that can run calls asynchronously. */
 enum store_op { STORE_OP_CREATE, STORE_OP_GET, STORE_OP_CHANGE, STORE_OP_DEL };
 
@@ -52,6 +64,7 @@ struct store_req {
     char id[CART_ID_MAX + 1];
     struct cart_change chg;       /* STORE_OP_CHANGE */
     int64_t if_match;             /* STORE_OP_DEL: -1 for none */
+    struct store_idem idem;       /* CREATE, CHANGE, DEL: key "" for none */
     struct cart *out;             /* CREATE, GET, CHANGE: an initialized cart */
     enum store_status st;         /* the outcome, set before done() */
     enum cart_status cst;         /* on STORE_REJECTED */
@@ -83,6 +96,26 @@ struct store {
     const struct store_ops *ops;
     void *self;
 };
+
+/* The HTTP status a keyed create or change is remembered with; the API
+ * answers a fresh create or change with the same. */
+#define STORE_ANSWER_CREATED 201
+#define STORE_ANSWER_CHANGED 200
+
+/* True when ik carries a key. */
+bool store_idem_keyed(const struct store_idem *ik);
+
+/* For a store that holds rec under its cart's lock: look ik's key up.
+ * STORE_OK with ik->replayed and ik->ans set (a replay), STORE_KEY_REUSED,
+ * or STORE_NOT_FOUND: not remembered, go on with the change. */
+enum store_status store_idem_check(const struct idem_rec *rec, struct store_idem *ik,
+                                   char *err, size_t errlen);
+
+/* Remember ik in rec with status and the JSON of c (as the API sends it).
+ * STORE_OK, or STORE_ERROR with rec unchanged. */
+enum store_status store_idem_remember(struct idem_rec *rec, const struct store_idem *ik,
+                                      unsigned status, const struct cart *c,
+                                      char *err, size_t errlen);
 
 /* A static snake_case name for a status. */
 const char *store_status_name(enum store_status st);

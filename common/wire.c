@@ -178,7 +178,7 @@ enum wire_status wire_parse_add(const char *body, size_t len, struct cart_change
         goto out;
     }
     if (!cart_sku_valid(json_string_value(sku), json_string_length(sku))) {
-        set_err(err, errlen, "field 'sku' must match [A-Za-z0-9._-]{1,64}");
+        set_err(err, errlen, "field 'sku' must match [A-Za-z0-9._-]{1," CART_STR(CART_SKU_MAX) "}");
         st = WIRE_INVALID_SKU;
         goto out;
     }
@@ -202,7 +202,7 @@ enum wire_status wire_parse_set(const char *body, size_t len, const char *sku,
     set_err(err, errlen, "%s", "");
     change_init(&chg, CART_OP_SET);
     if (!sku || !cart_sku_valid(sku, strnlen(sku, CART_SKU_MAX + 1))) {
-        set_err(err, errlen, "sku must match [A-Za-z0-9._-]{1,64}");
+        set_err(err, errlen, "sku must match [A-Za-z0-9._-]{1," CART_STR(CART_SKU_MAX) "}");
         return WIRE_INVALID_SKU;
     }
     memcpy(chg.sku, sku, strlen(sku));
@@ -353,18 +353,21 @@ const char *wire_status_name(enum wire_status st)
     return "unknown";
 }
 
-/* True when a Content-Type names application/json (parameters allowed). */
+/* True when a Content-Type names application/json; parameters may follow ';'
+ * with optional spaces or tabs around it. */
 bool wire_is_json(const char *ct)
 {
     static const char want[] = "application/json";
     if (!ct)
         return false;
-    while (*ct == ' ')
+    while (*ct == ' ' || *ct == '\t')
         ct++;
     if (strncasecmp(ct, want, sizeof want - 1))
         return false;
     ct += sizeof want - 1;
-    return *ct == '\0' || *ct == ';' || *ct == ' ';
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';';
 }
 
 /* Parse If-Match ("3", W/"3", 3 or *) into a version, -1 for none or any. */

@@ -52,6 +52,8 @@ static int conn_on_value(http_parser *p, const char *at, size_t len)
         } else if (strcasecmp(c->hname, "x-instance") == 0) {
             c->capture = CAP_INSTANCE;
             r->instance[0] = '\0';
+        } else if (strcasecmp(c->hname, "idempotent-replayed") == 0) {
+            r->replayed = len >= 4 && strncasecmp(at, "true", 4) == 0;
         }
     }
     if (c->capture == CAP_COOKIE)
@@ -203,6 +205,7 @@ enum conn_rc conn_send(struct conn *c, const struct sockaddr_in *addr, size_t le
     r->instance[0] = '\0';
     r->complete = false;
     r->keep_alive = false;
+    r->replayed = false;
     http_parser_init(&c->parser, HTTP_RESPONSE);
     c->parser.data = c;
     c->hname_len = 0;

@@ -2,7 +2,7 @@
  *
  * A connection sends one request at a time (no pipelining) and parses the
  * response with http-parser, keeping the status, the body, the Set-Cookie
- * headers and X-Instance. It connects on first use and again after the server
+ * headers, X-Instance and whether it says Idempotent-Replayed: true. It connects on first use and again after the server
  * closed it. The epoll registration (data.ptr = owner) is the connection's own:
  * EPOLLIN always, EPOLLOUT while connecting or while a write is pending.
  *
@@ -36,6 +36,7 @@ struct conn_resp {
     char instance[CONN_INSTANCE_LEN];
     bool complete;
     bool keep_alive;
+    bool replayed;              /* Idempotent-Replayed: true */
 };
 
 struct conn {

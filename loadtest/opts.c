@@ -28,6 +28,9 @@ void opts_usage(FILE *f)
           "      --max-qty N        qty of an add or set: 1..N (5)\n"
           "      --max-items N      the service's MAX_ITEMS (100)\n"
           "      --by-id            /carts/{id}/... paths (default: cookie routes /cart...)\n"
+          "      --no-keys          no Idempotency-Key on changes; an unknown outcome\n"
+          "                         (timeout, 5xx, broken connection) is resynchronized\n"
+          "                         with a GET instead of retried with the same key\n"
           "      --seed N           random seed (1)\n"
           "Output:\n"
           "      --label NAME       the run's name in the outputs\n"
@@ -145,7 +148,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
         {"users", 1, 0, 'u'}, {"threads", 1, 0, 't'}, {"duration", 1, 0, 'd'},
         {"requests", 1, 0, 'n'}, {"rate", 1, 0, 'R'}, {"timeout", 1, 0, 'T'},
         {"scenario", 1, 0, 'S'}, {"path", 1, 0, 'P'}, {"mix", 1, 0, 'M'}, {"skus", 1, 0, 'K'},
-        {"max-qty", 1, 0, 'Q'}, {"max-items", 1, 0, 'I'}, {"by-id", 0, 0, 'B'},
+        {"max-qty", 1, 0, 'Q'}, {"max-items", 1, 0, 'I'}, {"by-id", 0, 0, 'B'}, {"no-keys", 0, 0, 'k'},
         {"seed", 1, 0, 's'}, {"label", 1, 0, 'L'}, {"json", 1, 0, 'J'}, {"csv", 1, 0, 'C'},
         {"spectrum", 1, 0, 'X'}, {"quiet", 0, 0, 'q'}, {"max-p99", 1, 0, 'p'},
         {"max-error-rate", 1, 0, 'e'}, {"max-mismatches", 1, 0, 'm'}, {"help", 0, 0, 'h'},
@@ -159,6 +162,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
         case 'h': opts_usage(stdout); return 1;
         case 'q': o->quiet = true; break;
         case 'B': o->scen.by_id = true; break;
+        case 'k': o->scen.keys = false; break;
         case 'L': o->label = optarg; break;
         case 'J': o->json_path = optarg; break;
         case 'C': o->csv_path = optarg; break;

@@ -79,8 +79,12 @@ void report_human(FILE *f, const struct opts *o, const struct stats *s, double e
     fprintf(f, "  checks     ");
     for (int k = 0; k < CHECK_KIND_COUNT; k++)
         fprintf(f, " %s %llu", check_kind_name((enum check_kind)k), (unsigned long long)s->kinds[k]);
-    fprintf(f, "\n  carts       created %llu, lost %llu\n  status     ",
-            (unsigned long long)s->carts_created, (unsigned long long)s->carts_lost);
+    fprintf(f, "\n  carts       created %llu, lost %llu\n", (unsigned long long)s->carts_created,
+            (unsigned long long)s->carts_lost);
+    if (o->scen.keys)
+        fprintf(f, "  retries     %llu sent again with their key, %llu answers replayed\n",
+                (unsigned long long)s->retries, (unsigned long long)s->replays);
+    fprintf(f, "  status     ");
     for (int i = 0; i < STATS_STATUS_MAX; i++) {
         if (s->status[i] && i == 0)
             fprintf(f, " no answer: %llu", (unsigned long long)s->status[i]);
@@ -125,6 +129,8 @@ static void report_json_counts(json_t *root, const struct opts *o, const struct 
     json_object_set_new(root, "error_rate", json_real(report_error_rate(s)));
     json_object_set_new(root, "carts", json_pack("{s:I,s:I}", "created", (json_int_t)s->carts_created,
                                                  "lost", (json_int_t)s->carts_lost));
+    json_object_set_new(root, "idempotency", json_pack("{s:b,s:I,s:I}", "keys", o->scen.keys,
+                        "retries", (json_int_t)s->retries, "replays", (json_int_t)s->replays));
     int fails = report_verdict(o, s);
     json_object_set_new(root, "thresholds", json_pack("{s:b,s:b,s:b,s:b}", "passed", fails == 0,
                         "p99_failed", (fails & REPORT_FAIL_P99) != 0,

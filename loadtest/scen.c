@@ -20,6 +20,7 @@ void scen_cfg_default(struct scen_cfg *cfg)
     cfg->skus = 12;
     cfg->max_qty = 5;
     cfg->max_items = 100;
+    cfg->keys = true;
     snprintf(cfg->static_path, sizeof cfg->static_path, "/healthz");
 }
 
@@ -83,6 +84,7 @@ void scen_cart_reset(struct scen_cart *m)
 {
     m->exists = false;
     m->unsure = false;
+    m->retry = false;
     m->misdirected = 0;
     m->id[0] = '\0';
     m->version = 0;
@@ -188,6 +190,11 @@ static void scen_path(const struct scen_cfg *cfg, const struct scen_cart *m,
     }
 }
 
+bool scen_is_change(enum scen_op op)
+{
+    return op == SCEN_CREATE || op == SCEN_ADD || op == SCEN_SET || op == SCEN_REMOVE;
+}
+
 size_t scen_format(const struct scen_cfg *cfg, const struct scen_cart *m,
                    const struct scen_req *rq, const char *host, const char *cookie,
                    char *buf, size_t len)
@@ -207,9 +214,11 @@ size_t scen_format(const struct scen_cfg *cfg, const struct scen_cart *m,
                  (long long)rq->qty, (long long)rq->price);
     else if (rq->op == SCEN_CREATE)
         snprintf(body, sizeof body, "{}");
-    char ck[1100] = "";
+    char ck[1100 + SCEN_KEY_MAX + 32] = "";
     if (cookie && *cookie)
         snprintf(ck, sizeof ck, "Cookie: %s\r\n", cookie);
+    if (rq->key[0])
+        snprintf(ck + strlen(ck), sizeof ck - strlen(ck), "Idempotency-Key: %s\r\n", rq->key);
     int n;
     if (body[0])
         n = snprintf(buf, len, "%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Type: application/json\r\n"

@@ -37,6 +37,7 @@ struct scen_cfg {
     int max_qty;        /* qty of an add or a set: 1..max_qty (a set may also be 0) */
     int max_items;      /* the service's MAX_ITEMS (distinct lines) */
     bool by_id;         /* /carts/{id}/... paths instead of the cookie routes */
+    bool keys;          /* an Idempotency-Key on every change; retry unknown outcomes with it */
     bool is_static;     /* the static scenario: GET static_path only */
     char static_path[256];
 };
@@ -51,6 +52,7 @@ struct scen_line {
 struct scen_cart {
     bool exists;        /* created and not (yet) found lost */
     bool unsure;        /* the outcome of the last change is unknown: resync with a GET */
+    bool retry;         /* (keys) the outcome of the last change is unknown: send it again */
     int misdirected;    /* 421 answers in a row for this cart */
     char id[SCEN_ID_MAX];
     int64_t version;
@@ -58,12 +60,15 @@ struct scen_cart {
     struct scen_line lines[SCEN_LINES_MAX];
 };
 
+#define SCEN_KEY_MAX 48
+
 /* The next request of a user. */
 struct scen_req {
     enum scen_op op;
     char sku[SCEN_SKU_MAX];
     int64_t qty;
     int64_t price;
+    char key[SCEN_KEY_MAX];     /* Idempotency-Key, "" for none */
 };
 
 /* What the response to a request must be, given the model. */
@@ -94,6 +99,9 @@ const char *scen_op_name(enum scen_op op);
  * get when unsure, else an op drawn by weight. */
 void scen_next(const struct scen_cfg *cfg, const struct scen_cart *m, uint64_t *rng,
                struct scen_req *rq);
+
+/* True for the ops that change a cart (and carry a key when cfg->keys). */
+bool scen_is_change(enum scen_op op);
 
 /* Write the HTTP/1.1 request for rq into buf (host is "ip:port", cookie the
  * Cookie header's value or ""); returns its length, or 0 when it does not fit. */

@@ -84,6 +84,8 @@ bool stats_merge(struct stats *dst, const struct stats *src)
     dst->carts_created += src->carts_created;
     dst->carts_lost += src->carts_lost;
     dst->connects += src->connects;
+    dst->retries += src->retries;
+    dst->replays += src->replays;
     for (int i = 0; i < src->n_examples; i++)
         stats_example(dst, src->examples[i]);
     for (int i = 0; i < src->nsec; i++) {

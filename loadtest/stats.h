@@ -34,6 +34,8 @@ struct stats {
     uint64_t status[STATS_STATUS_MAX];
     uint64_t carts_created, carts_lost;
     uint64_t connects;
+    uint64_t retries;           /* changes sent again with the same key */
+    uint64_t replays;           /* answers marked Idempotent-Replayed: true */
     int nsec;
     struct stats_sec *sec;
     int n_examples;

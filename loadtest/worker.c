@@ -18,6 +18,7 @@
 #define WORKER_BACKOFF_NS 10000000LL   /* wait after a transport failure */
 #define WORKER_SCAN_NS 10000000LL      /* timeout scan interval, and longest wait */
 #define WORKER_EVENTS 256
+#define WORKER_RETRIES_MAX 100         /* then give up the key and resynchronize */
 
 struct worker_user {
     struct conn conn;
@@ -30,6 +31,8 @@ struct worker_user {
     int64_t intended_ns, sent_ns, deadline_ns;
     bool in_flight;
     int heap_pos;           /* -1: not waiting */
+    int tries;              /* times the current change was sent again */
+    uint64_t nkeys;         /* keys drawn so far */
 };
 
 int64_t worker_now_ns(void)
@@ -154,6 +157,18 @@ static void worker_schedule(struct worker *w, int u, int64_t now, bool backoff)
     heap_push(w, u);
 }
 
+/* The outcome of user usr's change is unknown (no answer, or a 5xx): with
+ * keys, send it again with the same key instead of resynchronizing. */
+static void worker_unknown(struct worker *w, struct worker_user *usr)
+{
+    if (!w->o->scen.keys || !scen_is_change(usr->req.op) || !usr->req.key[0])
+        return;
+    if (usr->req.op != SCEN_CREATE && !usr->cart.exists)
+        return;
+    usr->cart.retry = true;
+    usr->cart.unsure = false;
+}
+
 /* A request of user u got no answer: kind is CHECK_ERROR or CHECK_TIMEOUT. */
 static void worker_fail(struct worker *w, int u, enum check_kind kind, int64_t now)
 {
@@ -164,6 +179,7 @@ static void worker_fail(struct worker *w, int u, enum check_kind kind, int64_t n
     usr->in_flight = false;
     w->inflight--;
     check_no_response(&usr->cart, &usr->req);
+    worker_unknown(w, usr);
     if (kind == CHECK_TIMEOUT) {
         snprintf(detail, sizeof detail, "%s: no answer within %d ms", scen_op_name(usr->req.op),
                  w->o->timeout_ms);
@@ -188,7 +204,12 @@ static void worker_done(struct worker *w, int u, int64_t now)
     for (int i = 0; i < r->n_cookies; i++)
         jar_set(&usr->jar, r->cookies[i]);
     struct check_resp cr = {r->status, r->body ? r->body : "", r->body_len};
+    usr->cart.retry = false;
     struct check_result res = check_response(&w->o->scen, &usr->cart, &usr->req, &cr);
+    if (r->replayed)
+        w->stats.replays++;
+    if (r->status >= 500)
+        worker_unknown(w, usr);
     if (res.cart_created)
         w->stats.carts_created++;
     if (res.cart_lost) {
@@ -202,12 +223,34 @@ static void worker_done(struct worker *w, int u, int64_t now)
     worker_schedule(w, u, now, false);
 }
 
+/* Choose user u's next request: the same change with the same key when its
+ * outcome is unknown (bounded), else a new one, with a new key if it changes. */
+static void worker_next(struct worker *w, int u)
+{
+    struct worker_user *usr = &w->users[u];
+    if (usr->cart.retry && usr->tries < WORKER_RETRIES_MAX) {
+        usr->tries++;
+        w->stats.retries++;
+        return;
+    }
+    if (usr->cart.retry) {          /* given up: forget the key, read the cart */
+        usr->cart.retry = false;
+        usr->cart.unsure = usr->cart.exists;
+    }
+    usr->tries = 0;
+    scen_next(&w->o->scen, &usr->cart, &usr->rng, &usr->req);
+    if (w->o->scen.keys && scen_is_change(usr->req.op))
+        snprintf(usr->req.key, sizeof usr->req.key, "%016llx-%x-%llx",
+                 (unsigned long long)(w->t0_ns ^ (int64_t)(w->o->seed * 0x9E3779B97F4A7C15ULL)),
+                 (unsigned)(w->first + u), (unsigned long long)usr->nkeys++);
+}
+
 /* Send user u's next request. */
 static void worker_issue(struct worker *w, int u, int64_t now)
 {
     struct worker_user *usr = &w->users[u];
     char cookie[JAR_MAX * (JAR_NAME_MAX + JAR_VALUE_MAX + 2)];
-    scen_next(&w->o->scen, &usr->cart, &usr->rng, &usr->req);
+    worker_next(w, u);
     jar_header(&usr->jar, cookie, sizeof cookie);
     size_t len = scen_format(&w->o->scen, &usr->cart, &usr->req, w->o->host, cookie,
                              usr->conn.wbuf, sizeof usr->conn.wbuf);

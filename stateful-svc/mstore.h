@@ -37,6 +37,15 @@ struct mstore {
 /* Run q on this store; may_lookup false after a lookup (no second one). */
 void mstore_run(struct mstore *m, struct store_req *q, bool may_lookup);
 
+/* POST /carts (q->id drawn): a new owned cart, copied to its backup; sets
+ * q->st and returns true when q waits for the backup (else complete it). */
+bool mstore_create(struct mstore *m, struct store_req *q);
+
+/* Run q on an entry this replica owns (promoted: just taken over, so copy it
+ * to a backup in any case); *pending when q waits for the backup's ack. Shard locked. */
+enum store_status mstore_owned(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
+                               struct store_req *q, bool promoted, bool *pending);
+
 /* Would a new entry of this size pass MAX_CARTS and MAX_MEMORY? */
 bool mstore_room(struct mstore *m, size_t idlen, size_t bloblen);
 

@@ -1,5 +1,6 @@
-/* store_mem: the in-memory cart store, its client side (see store_mem.h).
- * What a request does with the table; mserve.c answers the peers. */
+/* store_mem: the in-memory cart store (see store_mem.h): where a request goes
+ * (an owned cart: mcart.c; a backup copy or an absent cart: here, maybe a
+ * takeover), and the store's life. mserve.c answers the peers. */
 #include "store_mem.h"
 
 #include <stdio.h>
@@ -20,151 +21,6 @@ static void mem_complete(struct store_req *q, enum store_status st)
     q->done(q);
 }
 
-/* Would a new entry of this size pass MAX_CARTS and MAX_MEMORY? */
-bool mstore_room(struct mstore *m, size_t idlen, size_t bloblen)
-{
-    long n = atomic_load(&m->t.owned) + atomic_load(&m->t.backups);
-    if (n >= m->max_carts)
-        return false;
-    return m->max_memory <= 0 ||
-           atomic_load(&m->t.bytes) + (long long)mt_cost(idlen, bloblen) <= m->max_memory;
-}
-
-/* Decode an entry's cart into out with a full TTL. */
-static enum store_status mem_copy_out(struct mstore *m, const struct mt_entry *e,
-                                      struct cart *out, char *err, size_t errlen)
-{
-    if (!out)
-        return STORE_OK;
-    if (cblob_decode(e->blob, e->len, out, NULL, NULL) != CBLOB_OK) {
-        snprintf(err, errlen, "cart %s does not decode", e->id);
-        return STORE_ERROR;
-    }
-    out->expires_in = m->ttl;
-    return STORE_OK;
-}
-
-/* Send an owned entry's copy (or delete) to its backup; true when q waits. */
-bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q, bool del)
-{
-    if (!m->repl || repl_mode(m->repl) == REPL_OFF)
-        return false;
-    for (int tries = 0; tries < 2; tries++) {
-        if (e->backup == MT_NO_PEER)
-            mt_set_backup(&m->t, e, repl_pick(m->repl, e->id, MT_NO_PEER));
-        if (e->backup == MT_NO_PEER)
-            return false;
-        struct rproto_msg msg = {.type = del ? RP_DEL : RP_PUT, .epoch = e->epoch,
-                                 .inc = m->inc, .blob = e->blob, .bloblen = e->len};
-        snprintf(msg.id, sizeof msg.id, "%s", e->id);
-        struct store_req *wait = repl_mode(m->repl) == REPL_SYNC ? q : NULL;
-        if (repl_send(m->repl, e->backup, &msg, del ? RW_DEL : RW_PUT, wait, e->id))
-            return wait != NULL;
-        mt_set_backup(&m->t, e, MT_NO_PEER);
-    }
-    return false;
-}
-
-/* POST /carts: a new owned cart, copied to its backup. */
-static void mem_create(struct mstore *m, struct store_req *q)
-{
-    if (atomic_load(&m->draining))
-        return mem_complete(q, STORE_DRAINING);
-    if (!id_valid(q->id))
-        return mem_complete(q, STORE_ERROR);
-    struct cart c;
-    size_t len;
-    cart_init(&c, q->id);
-    unsigned char *blob = cblob_encode(&c, NULL, 0, &len);
-    if (!blob)
-        return mem_complete(q, STORE_ERROR);
-    struct mt_shard *sh = mt_shard(&m->t, q->id);
-    enum store_status st = STORE_OK;
-    bool pending = false;
-    pthread_mutex_lock(&sh->lock);
-    int64_t now = mt_now_ms();
-    struct mt_entry *e = NULL;
-    if (mt_find(&m->t, sh, q->id, now)) {
-        st = STORE_EXISTS;
-    } else if (!mstore_room(m, strlen(q->id), len)) {
-        snprintf(q->err, sizeof q->err, "store full");
-        st = STORE_CAPACITY;
-    } else if (!(e = mt_insert(&m->t, sh, q->id, MT_OWNED, blob, len, now))) {
-        st = STORE_ERROR;
-    }
-    if (e) {
-        blob = NULL;
-        e->epoch = 1;
-        e->owner_inc = m->inc;
-        st = mem_copy_out(m, e, q->out, q->err, sizeof q->err);
-        pending = mstore_replicate(m, e, q, false);
-    }
-    pthread_mutex_unlock(&sh->lock);
-    free(blob);
-    if (!pending)
-        mem_complete(q, st);
-}
-
-/* Apply q's change to an owned entry; STORE_OK with the new blob in place. */
-static enum store_status mem_change(struct mstore *m, struct mt_entry *e, struct store_req *q)
-{
-    struct cart c = {0};
-    const unsigned char *ext;
-    size_t extlen, len;
-    if (cblob_decode(e->blob, e->len, &c, &ext, &extlen) != CBLOB_OK)
-        return STORE_ERROR;
-    enum store_status st = STORE_OK;
-    q->cst = cart_apply(&c, &q->chg, m->max_items);
-    unsigned char *blob = NULL;
-    if (q->cst != CART_OK) {
-        snprintf(q->err, sizeof q->err, "change refused: %s", cart_status_name(q->cst));
-        st = STORE_REJECTED;
-    } else if (!(blob = cblob_encode(&c, ext, extlen, &len))) {
-        st = STORE_ERROR;
-    } else if (len > e->len && m->max_memory > 0 &&
-               atomic_load(&m->t.bytes) + (long long)(len - e->len) > m->max_memory) {
-        snprintf(q->err, sizeof q->err, "MAX_MEMORY reached");
-        st = STORE_CAPACITY;
-        free(blob);
-    } else {
-        mt_set_blob(&m->t, e, blob, len);
-    }
-    cart_free(&c);
-    return st;
-}
-
-/* Run q on an entry this replica owns; *pending when q waits for the backup. */
-static enum store_status mem_owned(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
-                                   struct store_req *q, bool promoted, bool *pending)
-{
-    enum store_status st = STORE_OK;
-    if (q->op == STORE_OP_DEL) {
-        if (q->if_match >= 0) {
-            struct cart c = {0};
-            if (cblob_decode(e->blob, e->len, &c, NULL, NULL) != CBLOB_OK)
-                return STORE_ERROR;
-            bool conflict = c.version != q->if_match;
-            cart_free(&c);
-            if (conflict) {
-                q->cst = CART_CONFLICT;
-                return STORE_REJECTED;
-            }
-        }
-        *pending = mstore_replicate(m, e, q, true);
-        mt_drop(&m->t, sh, e);
-        return STORE_OK;
-    }
-    if (q->op == STORE_OP_CHANGE)
-        st = mem_change(m, e, q);
-    if (st == STORE_OK)
-        st = mem_copy_out(m, e, q->out, q->err, sizeof q->err);
-    if (st == STORE_OK && (promoted || q->op == STORE_OP_CHANGE))
-        *pending = mstore_replicate(m, e, q, false);
-    else if (promoted)
-        mstore_replicate(m, e, NULL, false);
-    return st;
-}
-
 /* What a request does with a backup copy: take the cart over when its owner
  * is dead, else 421 (the id names the owner) or ask the owner for it. */
 static enum store_status mem_backup(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
@@ -177,7 +33,7 @@ static enum store_status mem_backup(struct mstore *m, struct mt_shard *sh, struc
         mt_set_role(&m->t, e, MT_OWNED);
         e->epoch++;
         e->owner_inc = m->inc;
-        return mem_owned(m, sh, e, q, true, pending);
+        return mstore_owned(m, sh, e, q, true, pending);
     }
     id_tag_of(e->id, idtag, sizeof idtag);
     if (!strcmp(owner, idtag)) {
@@ -215,8 +71,15 @@ void mstore_run(struct mstore *m, struct store_req *q, bool may_lookup)
 {
     q->cst = CART_OK;
     q->err[0] = q->owner[0] = '\0';
-    if (q->op == STORE_OP_CREATE)
-        return mem_create(m, q);
+    if (q->op == STORE_OP_CREATE) {
+        if (atomic_load(&m->draining))
+            return mem_complete(q, STORE_DRAINING);
+        if (!id_valid(q->id))
+            return mem_complete(q, STORE_ERROR);
+        if (!mstore_create(m, q))
+            q->done(q);
+        return;
+    }
     if (!id_valid(q->id))
         return mem_complete(q, STORE_NOT_FOUND);
     struct mt_shard *sh = mt_shard(&m->t, q->id);
@@ -233,7 +96,7 @@ void mstore_run(struct mstore *m, struct store_req *q, bool may_lookup)
         st = mem_backup(m, sh, e, q, &pending, &lookup);
     } else {
         e->last_ms = now;
-        st = mem_owned(m, sh, e, q, false, &pending);
+        st = mstore_owned(m, sh, e, q, false, &pending);
     }
     pthread_mutex_unlock(&sh->lock);
     if (lookup)

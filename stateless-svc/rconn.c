@@ -98,22 +98,23 @@ enum store_status rconn_load(struct rconn *k, int i, char *err, size_t errlen)
     return st;
 }
 
-int rconn_evalsha_argv(const struct rconn *k, int i, const char *key,
+int rconn_evalsha_argv(const struct rconn *k, int i, const struct rscript_keys *keys,
                        const struct rscript_args *a, const char **argv)
 {
     argv[0] = "EVALSHA";
     argv[1] = k->sha[i];
-    argv[2] = "1";
-    argv[3] = key;
-    memcpy(&argv[4], a->v, (size_t)a->n * sizeof(a->v[0]));
-    return 4 + a->n;
+    argv[2] = "2";
+    argv[3] = keys->cart;
+    argv[4] = keys->idem;
+    memcpy(&argv[5], a->v, (size_t)a->n * sizeof(a->v[0]));
+    return 5 + a->n;
 }
 
-enum store_status rconn_eval(struct rconn *k, int i, const char *key,
+enum store_status rconn_eval(struct rconn *k, int i, const struct rscript_keys *keys,
                              const struct rscript_args *a, redisReply **out,
                              char *err, size_t errlen)
 {
-    const char *argv[4 + RSCRIPT_MAX_ARGS];
+    const char *argv[RCONN_ARGV_MAX];
     enum store_status st;
 
     *out = NULL;
@@ -122,7 +123,7 @@ enum store_status rconn_eval(struct rconn *k, int i, const char *key,
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!k->sha[i][0] && (st = rconn_load(k, i, err, errlen)) != STORE_OK)
             return st;
-        int argc = rconn_evalsha_argv(k, i, key, a, argv);
+        int argc = rconn_evalsha_argv(k, i, keys, a, argv);
         *out = rconn_cmd(k, argc, argv, NULL, err, errlen);
         if (!*out)
             return STORE_UNAVAILABLE;

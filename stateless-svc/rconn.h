@@ -41,14 +41,16 @@ struct redisReply *rconn_cmd(struct rconn *k, int argc, const char **argv, const
 /* SCRIPT LOAD script i into k's sha table. */
 enum store_status rconn_load(struct rconn *k, int i, char *err, size_t errlen);
 
-/* Fill argv with EVALSHA of script i on key with args (the script must be loaded);
- * returns argc. argv must hold 4 + RSCRIPT_MAX_ARGS entries. */
-int rconn_evalsha_argv(const struct rconn *k, int i, const char *key,
+#define RCONN_ARGV_MAX (3 + RSCRIPT_NKEYS + RSCRIPT_MAX_ARGS)
+
+/* Fill argv with EVALSHA of script i on keys with args (the script must be loaded);
+ * returns argc. argv must hold RCONN_ARGV_MAX entries. */
+int rconn_evalsha_argv(const struct rconn *k, int i, const struct rscript_keys *keys,
                        const struct rscript_args *a, const char **argv);
 
-/* EVALSHA script i on key (loading it first, reloading on NOSCRIPT once); *out
+/* EVALSHA script i on keys (loading it first, reloading on NOSCRIPT once); *out
  * is the reply on STORE_OK. */
-enum store_status rconn_eval(struct rconn *k, int i, const char *key,
+enum store_status rconn_eval(struct rconn *k, int i, const struct rscript_keys *keys,
                              const struct rscript_args *a, struct redisReply **out,
                              char *err, size_t errlen);
 

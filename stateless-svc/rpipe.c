@@ -15,7 +15,7 @@
 struct rpipe_item {
     struct store_req *q;
     int script;
-    char key[RSCRIPT_KEY_MAX + 1];
+    struct rscript_keys keys;
     struct rscript_args a;
     bool retry;                   /* run again synchronously (NOSCRIPT, or a read after EOF) */
 };
@@ -52,19 +52,21 @@ static bool rpipe_prepare(struct rpipe *p, struct store_req *q, struct rpipe_ite
     it->script = script[q->op];
     q->cst = CART_OK;
     q->err[0] = '\0';
-    if (!rscript_key(q->id, it->key)) {
+    if (!rscript_keys(q->id, &it->keys)) {
         snprintf(q->err, sizeof q->err, "bad cart id");
         rpipe_done(p, q, q->op == STORE_OP_CREATE ? STORE_ERROR : STORE_NOT_FOUND);
         return false;
     }
     if (q->op == STORE_OP_CHANGE) {
-        q->cst = rscript_args_change(&it->a, &q->chg, p->cfg.ttl, p->cfg.max_items);
+        q->cst = rscript_args_change(&it->a, &q->chg, p->cfg.ttl, p->cfg.max_items, &q->idem);
         if (q->cst != CART_OK) {
             rpipe_done(p, q, STORE_REJECTED);
             return false;
         }
     } else if (q->op == STORE_OP_DEL) {
-        rscript_args_del(&it->a, q->if_match);
+        rscript_args_del(&it->a, p->cfg.ttl, q->if_match, &q->idem);
+    } else if (q->op == STORE_OP_CREATE) {
+        rscript_args_create(&it->a, p->cfg.ttl, &q->idem);
     } else {
         rscript_args_ttl(&it->a, p->cfg.ttl);
     }
@@ -77,7 +79,8 @@ static void rpipe_answer(struct rpipe *p, struct rpipe_item *it, redisReply *r)
     struct store_req *q = it->q;
     enum store_status st = r->type == REDIS_REPLY_ERROR
         ? rscript_error(r, q->err, sizeof q->err)
-        : rscript_decode(r, q->id, p->cfg.ttl, q->out, &q->cst, q->err, sizeof q->err);
+        : rscript_decode_keyed(r, q->id, p->cfg.ttl, q->op == STORE_OP_CREATE, q->out, &q->cst,
+                               &q->idem, q->err, sizeof q->err);
     rpipe_done(p, q, st);
 }
 
@@ -98,10 +101,10 @@ static bool rpipe_ready(struct rpipe *p, char *err, size_t errlen)
  * replies arrived before a transport failure (err says why). */
 static int rpipe_send(struct rpipe *p, int n, char *err, size_t errlen)
 {
-    const char *argv[4 + RSCRIPT_MAX_ARGS];
+    const char *argv[RCONN_ARGV_MAX];
     for (int i = 0; i < n; i++) {
         struct rpipe_item *it = &p->items[i];
-        int argc = rconn_evalsha_argv(&p->k, it->script, it->key, &it->a, argv);
+        int argc = rconn_evalsha_argv(&p->k, it->script, &it->keys, &it->a, argv);
         redisAppendCommandArgv(p->k.c, argc, argv, NULL);
     }
     for (int i = 0; i < n; i++) {
@@ -133,7 +136,7 @@ static void rpipe_one(struct rpipe *p, struct rpipe_item *it)
     redisReply *r = NULL;
     enum store_status st = STORE_UNAVAILABLE;
     if (p->k.c || rconn_connect(&p->k, &p->cfg.url, p->cfg.tv, q->err, sizeof q->err))
-        st = rconn_eval(&p->k, it->script, it->key, &it->a, &r, q->err, sizeof q->err);
+        st = rconn_eval(&p->k, it->script, &it->keys, &it->a, &r, q->err, sizeof q->err);
     if (st != STORE_OK)
         return rpipe_done(p, q, st);
     rpipe_answer(p, it, r);

@@ -7,41 +7,87 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The texts; every reply is {"ok", <HGETALL or {}>} or {"rej", <reason>}. */
+#include "wire.h"
+
+/* What every keyed script starts with: KEYS cart and record, ARGV ttl, key,
+ * fingerprint, entries kept. remembered() gives the reply for a remembered
+ * key (nil when there is none); remember() stores the key with the cart's
+ * HGETALL after the change (a record entry is "<fingerprint> <fields joined
+ * by newlines>", in a ring of slots o:<n mod keep>). */
+#define RS_PRELUDE \
+    "local k, ik, ttl, key, fp = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]\n" \
+    "local function remembered()\n" \
+    "  if key == '' then return nil end\n" \
+    "  local e = redis.call('HGET', ik, 'k:' .. key)\n" \
+    "  if not e then return nil end\n" \
+    "  local efp, snap = string.match(e, '^(%d+) (.*)$')\n" \
+    "  if efp ~= fp then return {'rej', 'idempotency_key_reused'} end\n" \
+    "  redis.call('EXPIRE', k, ttl)\n" \
+    "  redis.call('EXPIRE', ik, ttl)\n" \
+    "  local flat = {}\n" \
+    "  for f in string.gmatch(snap, '[^\\n]+') do flat[#flat + 1] = f end\n" \
+    "  return {'replay', flat}\n" \
+    "end\n" \
+    "local function remember(all)\n" \
+    "  if key ~= '' then\n" \
+    "    local n = redis.call('HINCRBY', ik, 'n', 1)\n" \
+    "    local slot = 'o:' .. (n % tonumber(ARGV[4]))\n" \
+    "    local old = redis.call('HGET', ik, slot)\n" \
+    "    if old then redis.call('HDEL', ik, 'k:' .. old) end\n" \
+    "    redis.call('HSET', ik, slot, key, 'k:' .. key, fp .. ' ' .. table.concat(all, '\\n'))\n" \
+    "  else redis.call('HSETNX', ik, 'n', '0') end\n" \
+    "  redis.call('EXPIRE', ik, ttl)\n" \
+    "end\n"
+
+/* The texts; every reply is {"ok", <HGETALL or {}>}, {"rej", <reason>} or
+ * {"replay", <HGETALL as it was after the remembered change>}. Every limit
+ * arrives in ARGV (from cart.h and idem.h): the texts hold none. */
 static const char *const rscript_texts[RSCRIPT_COUNT] = {
-    [RSCRIPT_CREATE] = /* ARGV: ttl */
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return {'rej', 'exists'} end\n"
-    "redis.call('HSET', KEYS[1], 'v', '0')\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
-    "return {'ok', redis.call('HGETALL', KEYS[1])}\n",
+    [RSCRIPT_CREATE] = /* ARGV: ttl, key, fp, keep */
+    RS_PRELUDE
+    "if redis.call('EXISTS', k) == 1 then return remembered() or {'rej', 'exists'} end\n"
+    "redis.call('HSET', k, 'v', '0')\n"
+    "redis.call('EXPIRE', k, ttl)\n"
+    "local all = redis.call('HGETALL', k)\n"
+    "remember(all)\n"
+    "return {'ok', all}\n",
     [RSCRIPT_GET] = /* ARGV: ttl */
     "if redis.call('EXISTS', KEYS[1]) == 0 then return {'rej', 'not_found'} end\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
     "return {'ok', redis.call('HGETALL', KEYS[1])}\n",
-    [RSCRIPT_DEL] = /* ARGV: if_match ('' for none) */
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'rej', 'not_found'} end\n"
-    "if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then\n"
+    [RSCRIPT_DEL] = /* ARGV: ttl, key, fp, keep, if_match ('' for none) */
+    RS_PRELUDE
+    "if redis.call('EXISTS', k) == 0 then return {'rej', 'not_found'} end\n"
+    "local again = remembered()\n"
+    "if again then return again end\n"
+    "if ARGV[5] ~= '' and redis.call('HGET', k, 'v') ~= ARGV[5] then\n"
     "  return {'rej', 'version_conflict'} end\n"
-    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('DEL', k, ik)\n"
     "return {'ok', {}}\n",
-    /* ARGV: ttl, max_items, op, sku, qty, price ('' for none), if_match ('' for none).
-     * The checks and their order are those of cart_apply (cart.c); reasons are
-     * cart_status_name()s. Numbers arrive clamped (C side) and are parsed strictly. */
+    /* ARGV: ttl, key, fp, keep, max_items, op, sku, qty, price ('' for none),
+     * if_match ('' for none), qty_max, price_max, sku_max. The checks and their
+     * order are those of cart_apply (cart.c); reasons are cart_status_name()s.
+     * Numbers arrive clamped (C side) and are parsed strictly. */
     [RSCRIPT_CHANGE] =
-    "local k, op, sku = KEYS[1], ARGV[3], ARGV[4]\n"
+    RS_PRELUDE
+    "local op, sku = ARGV[6], ARGV[7]\n"
     "local function int(s)\n"
-    "  if #s > 12 or not string.match(s, '^%-?%d+$') then error('bad number') end\n"
+    "  if not string.match(s, '^%-?%d+$') then error('bad number') end\n"
     "  return tonumber(s)\n"
     "end\n"
     "local function rej(why) return {'rej', why} end\n"
-    "local maxi, qty = int(ARGV[2]), int(ARGV[5])\n"
+    "local maxi, qty, qmax, pmax, smax = int(ARGV[5]), int(ARGV[8]), int(ARGV[11]),\n"
+    "  int(ARGV[12]), int(ARGV[13])\n"
     "local price = nil\n"
-    "if ARGV[6] ~= '' then price = int(ARGV[6]) end\n"
+    "if ARGV[9] ~= '' then price = int(ARGV[9]) end\n"
     "if redis.call('EXISTS', k) == 0 then return rej('not_found') end\n"
-    "if ARGV[7] ~= '' and redis.call('HGET', k, 'v') ~= ARGV[7] then\n"
+    "local again = remembered()\n"
+    "if again then return again end\n"
+    "if ARGV[10] ~= '' and redis.call('HGET', k, 'v') ~= ARGV[10] then\n"
     "  return rej('version_conflict') end\n"
-    "if #sku > 64 or not string.match(sku, '^[%w%._%-]+$') then return rej('invalid_sku') end\n"
-    "if price and (price < 0 or price > 1000000000) then return rej('price_out_of_range') end\n"
+    "if #sku > smax or not string.match(sku, '^[%w%._%-]+$') then return rej('invalid_sku') end\n"
+    "if price and (price < 0 or price > pmax) then return rej('price_out_of_range') end\n"
     "local f = 's:' .. sku\n"
     "local cur = redis.call('HGET', k, f)\n"
     "local oq, oldp = 0, nil\n"
@@ -52,10 +98,10 @@ static const char *const rscript_texts[RSCRIPT_COUNT] = {
     "end\n"
     "local nq\n"
     "if op == 'add' then\n"
-    "  if qty < 1 or qty > 9999 or oq + qty > 9999 then return rej('qty_out_of_range') end\n"
+    "  if qty < 1 or qty > qmax or oq + qty > qmax then return rej('qty_out_of_range') end\n"
     "  nq = oq + qty\n"
     "elseif op == 'set' then\n"
-    "  if qty < 0 or qty > 9999 then return rej('qty_out_of_range') end\n"
+    "  if qty < 0 or qty > qmax then return rej('qty_out_of_range') end\n"
     "  if qty == 0 and not cur then return rej('no_such_item') end\n"
     "  nq = qty\n"
     "elseif op == 'remove' then\n"
@@ -69,8 +115,10 @@ static const char *const rscript_texts[RSCRIPT_COUNT] = {
     "if nq == 0 then redis.call('HDEL', k, f)\n"
     "else redis.call('HSET', k, f, nq .. ' ' .. (price or oldp)) end\n"
     "redis.call('HINCRBY', k, 'v', 1)\n"
-    "redis.call('EXPIRE', k, ARGV[1])\n"
-    "return {'ok', redis.call('HGETALL', k)}\n",
+    "redis.call('EXPIRE', k, ttl)\n"
+    "local all = redis.call('HGETALL', k)\n"
+    "remember(all)\n"
+    "return {'ok', all}\n",
 };
 
 /* The Lua text of script id (see rscript.h). */
@@ -79,14 +127,15 @@ const char *rscript_text(enum rscript_id id)
     return (unsigned)id < RSCRIPT_COUNT ? rscript_texts[id] : NULL;
 }
 
-/* Build "cart:{id}" (see rscript.h). */
-bool rscript_key(const char *id, char key[RSCRIPT_KEY_MAX + 1])
+/* Build the keys "cart:{id}" and "idem:{id}" (see rscript.h). */
+bool rscript_keys(const char *id, struct rscript_keys *k)
 {
     size_t n = id ? strnlen(id, CART_ID_MAX + 1) : 0;
 
     if (n == 0 || n > CART_ID_MAX)
         return false;
-    snprintf(key, RSCRIPT_KEY_MAX + 1, "cart:{%s}", id);
+    snprintf(k->cart, sizeof k->cart, "cart:{%s}", id);
+    snprintf(k->idem, sizeof k->idem, "idem:{%s}", id);
     return true;
 }
 
@@ -97,21 +146,41 @@ static void rs_arg_num(struct rscript_args *a, int i, long long v)
     a->v[i] = a->num[i];
 }
 
-/* ARGV of create and get (see rscript.h). */
+/* ARGV of get (see rscript.h). */
 void rscript_args_ttl(struct rscript_args *a, int ttl)
 {
     a->n = 1;
     rs_arg_num(a, 0, ttl);
 }
 
-/* ARGV of del (see rscript.h). */
-void rscript_args_del(struct rscript_args *a, int64_t if_match)
+/* The ARGV every keyed script starts with: ttl, key, fingerprint, entries kept. */
+static void rs_args_keyed(struct rscript_args *a, int ttl, const struct store_idem *ik)
 {
-    a->n = 1;
-    a->num[0][0] = '\0';
-    a->v[0] = a->num[0];
+    bool keyed = store_idem_keyed(ik);
+    rs_arg_num(a, 0, ttl);
+    a->v[1] = keyed ? ik->key : "";
+    snprintf(a->num[2], sizeof(a->num[2]), "%llu", keyed ? (unsigned long long)ik->fp : 0ULL);
+    a->v[2] = a->num[2];
+    rs_arg_num(a, 3, IDEM_KEEP);
+}
+
+/* ARGV of create (see rscript.h). */
+void rscript_args_create(struct rscript_args *a, int ttl, const struct store_idem *ik)
+{
+    a->n = 4;
+    rs_args_keyed(a, ttl, ik);
+}
+
+/* ARGV of del (see rscript.h). */
+void rscript_args_del(struct rscript_args *a, int ttl, int64_t if_match,
+                      const struct store_idem *ik)
+{
+    a->n = 5;
+    rs_args_keyed(a, ttl, ik);
+    a->num[4][0] = '\0';
+    a->v[4] = a->num[4];
     if (if_match >= 0)
-        rs_arg_num(a, 0, (long long)if_match);
+        rs_arg_num(a, 4, (long long)if_match);
 }
 
 /* Clamp v into lo..hi: values past a limit keep every comparison the script makes. */
@@ -122,7 +191,7 @@ static long long rs_clamp(int64_t v, long long lo, long long hi)
 
 /* ARGV of change (see rscript.h). */
 enum cart_status rscript_args_change(struct rscript_args *a, const struct cart_change *chg,
-                                     int ttl, size_t max_items)
+                                     int ttl, size_t max_items, const struct store_idem *ik)
 {
     static const char *const ops[] = { "add", "set", "remove" };
 
@@ -130,20 +199,23 @@ enum cart_status rscript_args_change(struct rscript_args *a, const struct cart_c
         return CART_QTY_RANGE;    /* what cart_apply says to a non-op */
     if (!cart_sku_valid(chg->sku, strnlen(chg->sku, sizeof(chg->sku))))
         return CART_INVALID_SKU;
-    a->n = 7;
-    rs_arg_num(a, 0, ttl);
-    snprintf(a->num[1], sizeof(a->num[1]), "%zu", max_items);
-    a->v[1] = a->num[1];
-    a->v[2] = ops[chg->op];
-    a->v[3] = chg->sku;
-    rs_arg_num(a, 4, rs_clamp(chg->qty, -1, CART_QTY_MAX + 1));
-    a->num[5][0] = a->num[6][0] = '\0';
-    a->v[5] = a->num[5];
-    a->v[6] = a->num[6];
+    a->n = 13;
+    rs_args_keyed(a, ttl, ik);
+    snprintf(a->num[4], sizeof(a->num[4]), "%zu", max_items);
+    a->v[4] = a->num[4];
+    a->v[5] = ops[chg->op];
+    a->v[6] = chg->sku;
+    rs_arg_num(a, 7, rs_clamp(chg->qty, -1, CART_QTY_MAX + 1));
+    a->num[8][0] = a->num[9][0] = '\0';
+    a->v[8] = a->num[8];
+    a->v[9] = a->num[9];
     if (chg->has_price)
-        rs_arg_num(a, 5, rs_clamp(chg->price, -1, CART_PRICE_MAX + 1));
+        rs_arg_num(a, 8, rs_clamp(chg->price, -1, CART_PRICE_MAX + 1));
     if (chg->if_match >= 0)
-        rs_arg_num(a, 6, (long long)chg->if_match);
+        rs_arg_num(a, 9, (long long)chg->if_match);
+    rs_arg_num(a, 10, CART_QTY_MAX);
+    rs_arg_num(a, 11, CART_PRICE_MAX);
+    rs_arg_num(a, 12, CART_SKU_MAX);
     return CART_OK;
 }
 
@@ -220,6 +292,8 @@ static enum store_status rs_reject(const redisReply *why, enum cart_status *cst)
         return STORE_NOT_FOUND;
     if (rs_is(why, "exists"))
         return STORE_EXISTS;
+    if (rs_is(why, "idempotency_key_reused"))
+        return STORE_KEY_REUSED;
     for (int c = CART_NO_ITEM; cst && c <= CART_CONFLICT; c++) {
         if (rs_is(why, cart_status_name((enum cart_status)c))) {
             *cst = (enum cart_status)c;
@@ -263,6 +337,44 @@ enum store_status rscript_decode(const struct redisReply *r, const char *id, int
     } else {
         cart_free(&tmp);
     }
+    return STORE_OK;
+bad:
+    if (err && errlen)
+        snprintf(err, errlen, "%s", "redis: malformed script reply");
+    return STORE_ERROR;
+}
+
+/* Decode a keyed script's reply (see rscript.h). */
+enum store_status rscript_decode_keyed(const struct redisReply *r, const char *id, int ttl,
+                                       bool create, struct cart *out, enum cart_status *cst,
+                                       struct store_idem *ik, char *err, size_t errlen)
+{
+    struct cart tmp;
+    size_t len = 0;
+
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !r->element ||
+        !r->element[0] || !rs_is(r->element[0], "replay"))
+        return rscript_decode(r, id, ttl, out, cst, err, errlen);
+    if (!ik || !r->element[1] || r->element[1]->type != REDIS_REPLY_ARRAY)
+        goto bad;
+    cart_init(&tmp, id);
+    if (!rs_hash(r->element[1], &tmp)) {
+        cart_free(&tmp);
+        goto bad;
+    }
+    tmp.expires_in = ttl;
+    memset(&ik->ans, 0, sizeof ik->ans);
+    ik->ans.body = wire_cart_json(&tmp, &len);
+    ik->ans.body_len = len;
+    ik->ans.version = tmp.version;
+    ik->ans.status = create ? STORE_ANSWER_CREATED : STORE_ANSWER_CHANGED;
+    cart_free(&tmp);
+    if (!ik->ans.body) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s", "out of memory encoding a stored answer");
+        return STORE_ERROR;
+    }
+    ik->replayed = true;
     return STORE_OK;
 bad:
     if (err && errlen)

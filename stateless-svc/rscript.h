@@ -2,9 +2,14 @@
  * the Lua texts, the key and ARGV each script takes, and strict decoding of
  * the replies.
  *
- * Every script works on one key "cart:{<id>}", a hash with field "v" (version)
- * and one field "s:<sku>" = "<qty> <price>" per line, and replies either
- * {"ok", <flat HGETALL or {}>} or {"rej", <reason>}. The script texts are
+ * Every script works on two keys: "cart:{<id>}", a hash with field "v"
+ * (version) and one field "s:<sku>" = "<qty> <price>" per line, and
+ * "idem:{<id>}", the cart's idempotency record (a hash: "n" counts the keys
+ * remembered, "o:<slot>" names the key in each of IDEM_KEEP slots, and
+ * "k:<key>" holds its fingerprint and the cart as it was after that change).
+ * Both keys are made, renewed and deleted together, so every cart is two keys.
+ * Scripts reply {"ok", <flat HGETALL or {}>}, {"rej", <reason>}, or for a
+ * remembered key {"replay", <flat HGETALL as it was then>}. The script texts are
  * constants and no function keeps state: thread-safe. */
 #ifndef RSCRIPT_H
 #define RSCRIPT_H
@@ -17,8 +22,15 @@
 /* The scripts; each one's ARGV is listed next to its text in rscript.c. */
 enum rscript_id { RSCRIPT_CREATE, RSCRIPT_GET, RSCRIPT_CHANGE, RSCRIPT_DEL, RSCRIPT_COUNT };
 
-#define RSCRIPT_MAX_ARGS 7                 /* the most ARGV any script takes */
+#define RSCRIPT_MAX_ARGS 13                /* the most ARGV any script takes */
+#define RSCRIPT_NKEYS 2                    /* KEYS of every script */
 #define RSCRIPT_KEY_MAX (CART_ID_MAX + 8)  /* "cart:{" id "}" */
+
+/* The KEYS of a script: the cart and its idempotency record. */
+struct rscript_keys {
+    char cart[RSCRIPT_KEY_MAX + 1];
+    char idem[RSCRIPT_KEY_MAX + 1];
+};
 
 /* One script call's ARGV as strings; v points into the struct (or into the
  * change it was built from), so fill it in place and do not copy it. */
@@ -31,19 +43,25 @@ struct rscript_args {
 /* The Lua text of script id; NULL for an id out of range. */
 const char *rscript_text(enum rscript_id id);
 
-/* Build "cart:{id}" into key; false when the id cannot name a cart. */
-bool rscript_key(const char *id, char key[RSCRIPT_KEY_MAX + 1]);
+/* Build "cart:{id}" and "idem:{id}" into k; false when the id cannot name a cart. */
+bool rscript_keys(const char *id, struct rscript_keys *k);
 
-/* ARGV of create and get: the TTL in seconds. */
+/* ARGV of get: the TTL in seconds. */
 void rscript_args_ttl(struct rscript_args *a, int ttl);
 
-/* ARGV of del: the If-Match version, or -1 for none. */
-void rscript_args_del(struct rscript_args *a, int64_t if_match);
+/* ARGV of create: the TTL and the idempotency key (ik may be NULL; it must
+ * outlive a), its fingerprint and IDEM_KEEP. */
+void rscript_args_create(struct rscript_args *a, int ttl, const struct store_idem *ik);
 
-/* ARGV of change (chg must outlive a). CART_OK, or the refusal that needs no
- * Redis: CART_QTY_RANGE for an unknown op (as cart_apply), CART_INVALID_SKU. */
+/* ARGV of del: as create, then the If-Match version (-1 for none). */
+void rscript_args_del(struct rscript_args *a, int ttl, int64_t if_match,
+                      const struct store_idem *ik);
+
+/* ARGV of change (chg and ik must outlive a): as create, then the change and
+ * the limits of cart.h. CART_OK, or the refusal that needs no Redis:
+ * CART_QTY_RANGE for an unknown op (as cart_apply), CART_INVALID_SKU. */
 enum cart_status rscript_args_change(struct rscript_args *a, const struct cart_change *chg,
-                                     int ttl, size_t max_items);
+                                     int ttl, size_t max_items, const struct store_idem *ik);
 
 struct redisReply;
 
@@ -55,6 +73,14 @@ struct redisReply;
 enum store_status rscript_decode(const struct redisReply *r, const char *id, int ttl,
                                  struct cart *out, enum cart_status *cst,
                                  char *err, size_t errlen);
+
+/* rscript_decode, and a {"replay", <flat HGETALL>} reply too: then ik gets
+ * the stored answer (201 for a create, else 200; the cart's JSON and version)
+ * and ik->replayed; out is untouched. "idempotency_key_reused" is
+ * STORE_KEY_REUSED. */
+enum store_status rscript_decode_keyed(const struct redisReply *r, const char *id, int ttl,
+                                       bool create, struct cart *out, enum cart_status *cst,
+                                       struct store_idem *ik, char *err, size_t errlen);
 
 /* Map an error reply to a status, with "redis: <message>" in err (may be NULL):
  * transient server states (LOADING, BUSY, NOAUTH, ...) are STORE_UNAVAILABLE,

@@ -136,7 +136,8 @@ static enum store_status sr_ping(void *self, char *err, size_t errlen)
     return st;
 }
 
-/* ops.stats: DBSIZE (the database is dedicated to carts) and the error counter. */
+/* ops.stats: DBSIZE (the database is dedicated to carts, two keys each: the
+ * cart and its idempotency record, made and expired together) and the error counter. */
 static enum store_status sr_stats(void *self, struct store_stats *out, char *err, size_t errlen)
 {
     struct sr *s = self;
@@ -145,7 +146,7 @@ static enum store_status sr_stats(void *self, struct store_stats *out, char *err
     enum store_status st = sr_simple(s, 1, argv, REDIS_REPLY_INTEGER, &r, err, errlen);
 
     if (out) {
-        out->carts = r && r->integer > 0 ? (uint64_t)r->integer : 0;
+        out->carts = r && r->integer > 0 ? ((uint64_t)r->integer + 1) / RSCRIPT_NKEYS : 0;
         out->errors = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
     }
     if (r)

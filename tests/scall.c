@@ -40,12 +40,19 @@ enum store_status scall_run(const struct store *s, struct store_req *req)
     return req->st;
 }
 
-/* Run op on id; copy err and cst back. */
+/* Run op on id (with ik's key); copy err, cst and ik's outcome back. */
 static enum store_status scall_op(const struct store *s, struct store_req *q, const char *id,
-                                  enum cart_status *cst, char *err, size_t errlen)
+                                  struct store_idem *ik, enum cart_status *cst, char *err,
+                                  size_t errlen)
 {
     snprintf(q->id, sizeof q->id, "%s", id ? id : "");
+    if (ik)
+        q->idem = *ik;
     enum store_status st = scall_run(s, q);
+    if (ik)
+        *ik = q->idem;
+    else
+        idem_answer_free(&q->idem.ans);
     if (cst)
         *cst = q->cst;
     if (err && errlen)
@@ -53,33 +60,35 @@ static enum store_status scall_op(const struct store *s, struct store_req *q, co
     return st;
 }
 
-enum store_status scall_create(const struct store *s, const char *id, struct cart *out,
-                               char *err, size_t errlen)
+enum store_status scall_create(const struct store *s, const char *id, struct store_idem *ik,
+                               struct cart *out, char *err, size_t errlen)
 {
     struct store_req q = {.op = STORE_OP_CREATE, .out = out, .if_match = -1};
-    return scall_op(s, &q, id, NULL, err, errlen);
+    return scall_op(s, &q, id, ik, NULL, err, errlen);
 }
 
 enum store_status scall_get(const struct store *s, const char *id, struct cart *out,
                             char *err, size_t errlen)
 {
     struct store_req q = {.op = STORE_OP_GET, .out = out, .if_match = -1};
-    return scall_op(s, &q, id, NULL, err, errlen);
+    return scall_op(s, &q, id, NULL, NULL, err, errlen);
 }
 
 enum store_status scall_change(const struct store *s, const char *id,
-                               const struct cart_change *chg, struct cart *out,
-                               enum cart_status *cst, char *err, size_t errlen)
+                               const struct cart_change *chg, struct store_idem *ik,
+                               struct cart *out, enum cart_status *cst, char *err,
+                               size_t errlen)
 {
     struct store_req q = {.op = STORE_OP_CHANGE, .out = out, .if_match = -1};
     if (chg)
         q.chg = *chg;
-    return scall_op(s, &q, id, cst, err, errlen);
+    return scall_op(s, &q, id, ik, cst, err, errlen);
 }
 
 enum store_status scall_del(const struct store *s, const char *id, int64_t if_match,
-                            enum cart_status *cst, char *err, size_t errlen)
+                            struct store_idem *ik, enum cart_status *cst, char *err,
+                            size_t errlen)
 {
     struct store_req q = {.op = STORE_OP_DEL, .out = NULL, .if_match = if_match};
-    return scall_op(s, &q, id, cst, err, errlen);
+    return scall_op(s, &q, id, ik, cst, err, errlen);
 }

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,4 +288,56 @@ Test(log, text_default)
     cr_expect_str_eq(out + 24, " INFO  started: port 8080\n");
     cr_expect(log_enabled(LOG_INFO));
     cr_expect_not(log_enabled(LOG_DEBUG));
+}
+
+/* Record observations on two routes and statuses until told to stop (bounded). */
+static atomic_bool hammer_stop;
+
+/* Thread body: observe requests in a bounded loop. */
+static void *hammer(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < 20000000 && !atomic_load(&hammer_stop); i++)
+        metrics_observe((size_t)(i % 2), i % 3 ? 200 : 404, (double)(i % 7) * 1e-3);
+    return NULL;
+}
+
+/* The value on the line that starts with prefix, or -1. */
+static long long value_of(const char *text, const char *prefix)
+{
+    const char *p = strstr(text, prefix);
+    return p ? atoll(p + strlen(prefix)) : -1;
+}
+
+/* Under concurrent recording, every scrape's counter equals its histogram's
+ * _count and +Inf bucket (both come from one snapshot). */
+Test(metrics, counts_and_histograms_agree_in_every_scrape)
+{
+    pthread_t t[2];
+    atomic_store(&hammer_stop, false);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, hammer, NULL), 0);
+    int bad = 0;
+    const char *const st[] = { "200", "404" };
+    for (int scrape = 0; scrape < 300; scrape++) {
+        char *out = render(0, 1);
+        for (int r = 0; r < 2; r++) {
+            for (int s = 0; s < 2; s++) {
+                char lab[160], a[256], b[256], c[256];
+                snprintf(lab, sizeof lab, "{service=\"stateful\",route=\"%s\",status=\"%s\"",
+                         routes[r], st[s]);
+                snprintf(a, sizeof a, "cartpair_http_requests_total%s} ", lab);
+                snprintf(b, sizeof b, "cartpair_http_request_duration_seconds_count%s} ", lab);
+                snprintf(c, sizeof c, "cartpair_http_request_duration_seconds_bucket%s,le=\"+Inf\"} ",
+                         lab);
+                long long n = value_of(out, a), m = value_of(out, b), k = value_of(out, c);
+                bad += n != m || m != k;
+            }
+        }
+        free(out);
+    }
+    atomic_store(&hammer_stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    cr_expect_eq(bad, 0, "%d series of 1200 disagreed within a scrape", bad);
 }

@@ -101,7 +101,7 @@ Test(ownership, an_owner_is_fenced_by_a_newer_epoch)
     int role;
     uint32_t ep;
     cart_init(&c, "");
-    cr_assert_eq(scall_create(&S, MINE, &c, NULL, 0), STORE_OK);
+    cr_assert_eq(scall_create(&S, MINE, NULL, &c, NULL, 0), STORE_OK);
     cr_expect_eq(held(MINE, &role, &ep), 0);
     cr_expect_eq(role, MT_OWNED);
     cr_expect_eq(ep, 1);
@@ -124,7 +124,7 @@ Test(ownership, take_rules)
     cr_expect_eq(r.type, RP_REFUSE);
     cr_expect_eq(r.code, RPR_NOT_FOUND);
     /* our own cart, here and not draining: the balancer sends its sessions here */
-    cr_assert_eq(scall_create(&S, MINE, &c, NULL, 0), STORE_OK);
+    cr_assert_eq(scall_create(&S, MINE, NULL, &c, NULL, 0), STORE_OK);
     mstore_take(M, MINE, 77, -1, &r, &blob);
     cr_expect_eq(r.type, RP_REFUSE);
     cr_expect_eq(r.code, RPR_OWNER_ALIVE);
@@ -163,7 +163,7 @@ Test(ownership, a_request_promotes_a_backup_whose_owner_is_gone)
     cr_expect_eq(ep, 6, "the takeover moved the epoch");
     struct cart_change chg = {.op = CART_OP_ADD, .sku = "A", .qty = 1, .price = 5,
                               .has_price = true, .if_match = -1};
-    cr_expect_eq(scall_change(&S, ID, &chg, &c, NULL, NULL, 0), STORE_OK);
+    cr_expect_eq(scall_change(&S, ID, &chg, NULL, &c, NULL, NULL, 0), STORE_OK);
     cr_expect_eq(c.version, 4);
     cart_free(&c);
 }

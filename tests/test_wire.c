@@ -453,6 +453,16 @@ Test(wire, is_json)
     cr_expect_not(wire_is_json("application/json-patch+json"));
 }
 
+/* Parameters may follow ';' with spaces or tabs around it (RFC 9110 OWS). */
+Test(wire, is_json_with_tabs)
+{
+    cr_expect(wire_is_json("application/json\t;charset=utf-8"));
+    cr_expect(wire_is_json("\tapplication/json \t; charset=utf-8"));
+    cr_expect(wire_is_json("application/json\t"));
+    cr_expect_not(wire_is_json("application/json\tx"));
+    cr_expect_not(wire_is_json("application/json x"));
+}
+
 /* If-Match: "3", W/"3", 3 and * parse; anything else can never match. */
 Test(wire, if_match)
 {

@@ -1,0 +1,211 @@
+/* HTTP/1.1 framing (RFC 9112) over raw sockets, against stateful-svc or (built
+ * with TARGET_STATELESS) stateless-svc and a real redis-server: a request that
+ * is ambiguous to frame gets 400 (501 for an unknown transfer coding) as JSON
+ * and its connection is closed, so nothing smuggled after it is answered;
+ * Host rules; an absolute-form target is served as its path; a Content-Type
+ * with a tab before its parameters is JSON; Cache-Control: no-store is on
+ * every error, on the 204 of a delete and on /readyz. After each attack every
+ * seeded cart is exactly intact. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hostile.h"
+
+#if defined(TARGET_STATEFUL)
+#define BIN STATEFUL_BIN
+#define USE_REDIS 0
+#else
+#define BIN STATELESS_BIN
+#define USE_REDIS 1
+#endif
+
+static struct hostile H;
+
+/* .init: the target service (and Redis), a client and the seeded carts. */
+static void start(void)
+{
+    hostile_start(&H, BIN, USE_REDIS);
+}
+
+/* .fini: stop everything the test started. */
+static void stop(void)
+{
+    hostile_stop(&H);
+}
+
+TestSuite(framing, .init = start, .fini = stop, .timeout = 60);
+
+/* Send req on a new connection; its status and body, and whether the service
+ * then closed the connection (within 1.5 s) without answering anything more. */
+static long exchange(const char *req, char *body, size_t blen, bool *closed)
+{
+    int fd = hostile_conn(&H, NULL, 3000);
+    harness_raw_send(fd, req, strlen(req));
+    long st = harness_raw_response(fd, body, blen);
+    char more[512] = "";
+    long next = st > 0 ? harness_raw_response(fd, more, sizeof more) : 0;
+    *closed = next == 0;
+    if (next > 0)
+        fprintf(stderr, "framing: a second answer %ld %s\n", next, more);
+    close(fd);
+    return st;
+}
+
+/* Assert req is refused with status and code, and its connection closed. */
+static void refused(const char *req, long status, const char *code, const char *what)
+{
+    char body[512] = "";
+    bool closed = false;
+    long st = exchange(req, body, sizeof body, &closed);
+    cr_assert_eq(st, status, "%s: want %ld, got %ld %s", what, status, st, body);
+    hostile_expect_code(body, code, what);
+    cr_assert(closed, "%s: the connection stays open after the refusal", what);
+    hostile_check_intact(&H, what);
+}
+
+/* Build a request to cart i's items with extra header lines and body. */
+static void items_req(char *out, size_t outlen, int i, const char *headers, const char *body)
+{
+    snprintf(out, outlen, "POST /carts/%s/items HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\n%s\r\n%s", H.ids[i], headers, body);
+}
+
+Test(framing, content_length_with_chunked_is_refused_and_closed)
+{
+    char req[1024];
+    const char *js = "{\"sku\":\"A\",\"qty\":1,\"unit_price_cents\":1}";
+    char body[256];
+    snprintf(body, sizeof body, "%zx\r\n%s\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+             strlen(js), js);
+    char hdr[128];
+    snprintf(hdr, sizeof hdr, "Content-Length: %zu\r\nTransfer-Encoding: chunked\r\n", strlen(js));
+    items_req(req, sizeof req, 0, hdr, body);
+    refused(req, 400, "bad_request", "Content-Length and chunked");
+    snprintf(hdr, sizeof hdr, "Transfer-Encoding: chunked\r\nContent-Length: %zu\r\n", strlen(js));
+    items_req(req, sizeof req, 1, hdr, body);
+    refused(req, 400, "bad_request", "chunked and Content-Length");
+}
+
+Test(framing, differing_content_lengths_are_refused_and_closed)
+{
+    char req[1024];
+    const char *js = "{\"sku\":\"A\",\"qty\":1,\"unit_price_cents\":1}";
+    char hdr[128];
+    snprintf(hdr, sizeof hdr, "Content-Length: %zu\r\nContent-Length: 2\r\n", strlen(js));
+    items_req(req, sizeof req, 0, hdr, js);
+    refused(req, 400, "bad_request", "Content-Length N then 2");
+    snprintf(hdr, sizeof hdr, "Content-Length: 2\r\nContent-Length: %zu\r\n", strlen(js));
+    items_req(req, sizeof req, 0, hdr, js);
+    refused(req, 400, "bad_request", "Content-Length 2 then N");
+    /* libmicrohttpd answers this one itself (HTML, not hookable): 400 and close */
+    items_req(req, sizeof req, 0, "Content-Length: 1x\r\n", "{");
+    char body[512];
+    bool closed = false;
+    cr_expect_eq(exchange(req, body, sizeof body, &closed), 400, "Content-Length 1x");
+    cr_expect(closed, "Content-Length 1x: the connection stays open");
+}
+
+Test(framing, equal_content_lengths_are_served)
+{
+    char req[1024], hdr[128], body[512];
+    const char *js = "{\"sku\":\"Z\",\"qty\":1,\"unit_price_cents\":1}";
+    snprintf(hdr, sizeof hdr, "Content-Length: %zu\r\nContent-Length: %zu\r\n", strlen(js),
+             strlen(js));
+    items_req(req, sizeof req, 2, hdr, js);
+    bool closed;
+    cr_assert_eq(exchange(req, body, sizeof body, &closed), 200, "%s", body);
+}
+
+Test(framing, unknown_transfer_coding_is_501_not_a_hang)
+{
+    char req[1024];
+    items_req(req, sizeof req, 0, "Transfer-Encoding: gzip\r\n", "");
+    refused(req, 501, "not_implemented", "Transfer-Encoding: gzip");
+    items_req(req, sizeof req, 0, "Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n");
+    refused(req, 501, "not_implemented", "Transfer-Encoding: gzip, chunked");
+    items_req(req, sizeof req, 0, "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+              "0\r\n\r\n");
+    refused(req, 400, "bad_request", "Transfer-Encoding twice");
+}
+
+Test(framing, host_rules)
+{
+    refused("GET /healthz HTTP/1.1\r\n\r\n", 400, "bad_request", "HTTP/1.1 without Host");
+    refused("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "bad_request",
+            "two Host headers");
+    char body[256];
+    bool closed;
+    cr_expect_eq(exchange("GET /healthz HTTP/1.0\r\n\r\n", body, sizeof body, &closed), 200,
+                 "HTTP/1.0 needs no Host: %s", body);
+}
+
+Test(framing, whitespace_before_a_colon_is_refused)
+{
+    refused("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Foo : bar\r\n\r\n", 400, "bad_request",
+            "space before a colon");
+    refused("GET /healthz HTTP/1.1\r\nHost\t: x\r\n\r\n", 400, "bad_request",
+            "tab before Host's colon");
+}
+
+Test(framing, absolute_form_is_served_as_its_path)
+{
+    char req[512], body[2048];
+    bool closed;
+    snprintf(req, sizeof req, "GET http://127.0.0.1:%d/carts/%s HTTP/1.1\r\nHost: x\r\n\r\n",
+             H.svc.port, H.ids[0]);
+    cr_assert_eq(exchange(req, body, sizeof body, &closed), 200, "%s", body);
+    cr_expect(strstr(body, H.ids[0]) != NULL, "%s", body);
+    cr_expect_eq(exchange("GET http://x HTTP/1.1\r\nHost: x\r\n\r\n", body, sizeof body,
+                          &closed), 404, "no path is /: %s", body);
+    cr_expect_eq(exchange("GET HTTP://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n", body, sizeof body,
+                          &closed), 200, "%s", body);
+}
+
+Test(framing, content_type_with_a_tab_is_json)
+{
+    char req[1024], body[1024];
+    const char *js = "{\"sku\":\"T\",\"qty\":1,\"unit_price_cents\":1}";
+    snprintf(req, sizeof req, "POST /carts/%s/items HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\t;charset=utf-8\r\nContent-Length: %zu\r\n\r\n%s",
+             H.ids[2], strlen(js), js);
+    bool closed;
+    cr_assert_eq(exchange(req, body, sizeof body, &closed), 200, "%s", body);
+}
+
+/* Assert a request answers status with Cache-Control: no-store. */
+static void no_store(struct harness_client *cl, const char *m, const char *path,
+                     const char *const *hdrs, long status)
+{
+    struct harness_resp r;
+    char cc[64] = "";
+    cr_assert(harness_req(cl, m, path, NULL, hdrs, &r));
+    cr_expect_eq(r.status, status, "%s %s: %ld %s", m, path, r.status, r.body);
+    cr_expect(harness_header(&r, "Cache-Control", cc, sizeof cc) && !strcmp(cc, "no-store"),
+              "%s %s (%ld): Cache-Control is '%s'", m, path, r.status, cc);
+    harness_resp_free(&r);
+}
+
+Test(framing, no_store_on_errors_deletes_and_readyz)
+{
+    char path[160];
+    static const char *const stale[] = { "If-Match: \"99\"", NULL };
+    struct harness_client *fresh = harness_client_new(H.svc.port);
+    cr_assert_not_null(fresh);
+    no_store(fresh, "GET", "/cart", NULL, 404);
+    harness_client_free(fresh);
+    no_store(H.cl, "GET", "/readyz", NULL, 200);
+    no_store(H.cl, "GET", "/carts/nosuchcart", NULL, 404);
+    no_store(H.cl, "GET", "/nowhere", NULL, 404);
+    snprintf(path, sizeof path, "/carts/%s/items/Q", H.ids[0]);
+    no_store(H.cl, "DELETE", path, NULL, 404);
+    snprintf(path, sizeof path, "/carts/%s", H.ids[0]);
+    no_store(H.cl, "DELETE", path, stale, 412);
+    char body[1024];
+    cr_assert_eq(hostile_call(&H, "POST", "/carts", NULL, body, sizeof body), 201);
+    const char *id = strstr(body, "\"id\":\"");
+    cr_assert_not_null(id);
+    snprintf(path, sizeof path, "/carts/%.*s", (int)strcspn(id + 6, "\""), id + 6);
+    no_store(H.cl, "DELETE", path, NULL, 204);
+}
