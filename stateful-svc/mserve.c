@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cblob.h"
+#include "log.h"
 #include "mstore.h"
 #include "repl.h"
 
@@ -107,8 +108,9 @@ static uint8_t mserve_may_give(struct mstore *m, const struct mt_entry *e)
     if (e->role == MT_BACKUP)
         return repl_alive(m->repl, e->owner_inc, NULL) ? RPR_OWNER_ALIVE : 0xff;
     id_tag_of(e->id, idtag, sizeof idtag);
-    /* the balancer sends this id's sessions to the replica it names: stay */
-    if (!strcmp(idtag, m->tag) && !atomic_load(&m->draining))
+    /* never moved from the replica that created it, which the balancer's
+     * cookie names: the asker was sent by mistake (it answers 421) */
+    if (e->epoch == 1 && !strcmp(idtag, m->tag) && !atomic_load(&m->draining))
         return RPR_OWNER_ALIVE;
     return 0xff;
 }
@@ -146,6 +148,8 @@ void mstore_take(struct mstore *m, const char *id, uint64_t inc, int slot,
         reply->code = why == 0xff ? RPR_BUSY : why;
     }
     pthread_mutex_unlock(&sh->lock);
+    log_msg(LOG_DEBUG, "take", "cart %s asked by %llx: %s", id, (unsigned long long)inc,
+            reply->type == RP_GRANT ? "granted" : "refused");
 }
 
 /* Keep blob as an owned cart of epoch, with backup slot `backup`. */
@@ -191,12 +195,18 @@ void mstore_granted(struct mstore *m, const struct rproto_msg *grant, int holder
 /* A peer's HANDOFF: own the cart; its backup is chosen anew (not the sender). */
 uint8_t mstore_handoff_in(struct mstore *m, const struct rproto_msg *msg, int from)
 {
-    return mserve_own(m, msg->blob, msg->bloblen, msg->epoch, MT_NO_PEER) ? RPA_OK : RPA_ERROR;
+    bool ok = mserve_own(m, msg->blob, msg->bloblen, msg->epoch, MT_NO_PEER);
+    char id[CART_ID_MAX + 1] = "";
+    cblob_id(msg->blob, msg->bloblen, id);
+    log_msg(LOG_DEBUG, "handoff_in", "cart %s epoch %llu: %s", id,
+            (unsigned long long)msg->epoch, ok ? "owned" : "refused");
+    return ok ? RPA_OK : RPA_ERROR;
 }
 
 /* A change the backup refused as stale: drop the cart (another replica owns it). */
 void mstore_stale(struct mstore *m, const char *id)
 {
+    log_msg(LOG_DEBUG, "stale", "cart %s: a newer owner exists; dropped here", id);
     struct mt_shard *sh = mt_shard(&m->t, id);
     pthread_mutex_lock(&sh->lock);
     struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());

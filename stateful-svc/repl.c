@@ -66,11 +66,13 @@ static void repl_lookup_end(struct repl *r, struct repl_lookup *lk)
     char idtag[ID_TAG_MAX + 1] = "";
     struct store_req *q = lk->q;
     id_tag_of(q->id, idtag, sizeof idtag);
-    if (lk->best >= 0 && lk->best_owner && !strcmp(lk->best_tag, idtag)) {
+    if (lk->best >= 0 && lk->best_owner && lk->best_epoch == 1 && !strcmp(lk->best_tag, idtag)) {
         snprintf(q->owner, sizeof q->owner, "%s", lk->best_tag);
         free(lk);
         return repl_complete(q, STORE_MISDIRECTED, NULL);
     }
+    log_msg(LOG_DEBUG, "lookup", "cart %s: best slot %d owner %d tag %s", q->id, lk->best,
+            lk->best_owner, lk->best_tag);
     if (lk->best >= 0) {
         struct rproto_msg take = {.type = RP_TAKE};
         snprintf(take.id, sizeof take.id, "%s", q->id);

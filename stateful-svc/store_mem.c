@@ -22,7 +22,9 @@ static void mem_complete(struct store_req *q, enum store_status st)
 }
 
 /* What a request does with a backup copy: take the cart over when its owner
- * is dead, else 421 (the id names the owner) or ask the owner for it. */
+ * is dead; 421 when the owner is the replica that created it and never let
+ * it go (the balancer's cookie names it: this request came here by mistake);
+ * else ask the owner for it (the balancer sends its session here now). */
 static enum store_status mem_backup(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
                                     struct store_req *q, bool *pending, bool *lookup)
 {
@@ -36,7 +38,7 @@ static enum store_status mem_backup(struct mstore *m, struct mt_shard *sh, struc
         return mstore_owned(m, sh, e, q, true, pending);
     }
     id_tag_of(e->id, idtag, sizeof idtag);
-    if (!strcmp(owner, idtag)) {
+    if (e->epoch == 1 && !strcmp(owner, idtag)) { /* the creator, never moved */
         snprintf(q->owner, sizeof q->owner, "%s", owner);
         return STORE_MISDIRECTED;
     }
