@@ -173,6 +173,8 @@ static void repl_lost(void *ud, int slot)
 /* Find who holds q's cart among the live peers; take it over, or answer. */
 void repl_lookup(struct repl *r, struct store_req *q)
 {
+    if (!rnet_settled(r->net)) /* a peer not reached yet may hold the cart */
+        return repl_complete(q, STORE_UNAVAILABLE, "the peers are not reached yet; retry");
     struct repl_lookup *lk = calloc(1, sizeof *lk);
     if (!lk)
         return repl_complete(q, STORE_ERROR, "out of memory");
@@ -370,6 +372,12 @@ void repl_stop(struct repl *r)
 uint64_t repl_inc(const struct repl *r)
 {
     return r->inc;
+}
+
+/* True once every peer was tried. */
+bool repl_settled(struct repl *r)
+{
+    return !r || rnet_settled(r->net);
 }
 
 /* The mode. */

@@ -63,6 +63,9 @@ void repl_stop(struct repl *r);
 /* This process's incarnation: random, new on every start. */
 uint64_t repl_inc(const struct repl *r);
 
+/* True once every peer was tried at least once (membership known); NULL: true. */
+bool repl_settled(struct repl *r);
+
 /* The mode. */
 enum repl_mode repl_mode(const struct repl *r);
 

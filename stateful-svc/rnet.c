@@ -121,6 +121,7 @@ static void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why)
         close(l->fd);
     l->fd = -1;
     l->state = l->state == RL_SELF ? RL_SELF : RL_DOWN;
+    l->settled = true;
     l->next_try_ms = mt_now_ms() + RN_RETRY_MS;
     l->out.len = 0;
     l->in.len = 0;
@@ -147,8 +148,10 @@ static void rn_connect(struct rnet *n, struct rnet_link *l)
     char port[16];
     snprintf(port, sizeof port, "%d", l->port);
     l->next_try_ms = mt_now_ms() + RN_RETRY_MS;
-    if (getaddrinfo(l->host, port, &hints, &ai) != 0 || !ai)
+    if (getaddrinfo(l->host, port, &hints, &ai) != 0 || !ai) {
+        l->settled = true;
         return;
+    }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
         rn_nonblock(fd);
@@ -158,8 +161,10 @@ static void rn_connect(struct rnet *n, struct rnet_link *l)
         }
     }
     freeaddrinfo(ai);
-    if (fd < 0)
+    if (fd < 0) {
+        l->settled = true;
         return;
+    }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u64 = RN_TAG_LINK | (uint64_t)l->slot};
     epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev);
     pthread_mutex_lock(&l->mu);
@@ -229,6 +234,7 @@ static bool rn_link_hello(struct rnet *n, struct rnet_link *l, const struct rpro
     pthread_mutex_lock(&l->mu);
     bool self = m->inc == n->cfg.inc;
     l->state = self ? RL_SELF : RL_UP;
+    l->settled = true;
     l->inc = m->inc;
     l->draining = m->code & 1;
     snprintf(l->tag, sizeof l->tag, "%s", m->tag);
@@ -564,6 +570,18 @@ struct rnet_link *rnet_links(struct rnet *n, size_t *count)
 {
     *count = n->n;
     return n->links;
+}
+
+/* True once every link was tried. */
+bool rnet_settled(struct rnet *n)
+{
+    bool all = true;
+    for (size_t i = 0; i < n->n && all; i++) {
+        pthread_mutex_lock(&n->links[i].mu);
+        all = n->links[i].settled;
+        pthread_mutex_unlock(&n->links[i].mu);
+    }
+    return all;
 }
 
 /* Say HELLO again, draining, to every peer. */

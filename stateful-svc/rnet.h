@@ -41,6 +41,7 @@ struct rnet_link {
     char tag[ID_TAG_MAX + 1];
     uint64_t inc;
     bool draining;
+    bool settled;                 /* tried at least once: up, ourselves, or refused */
     uint64_t seq;
     struct rproto_buf out;
     struct rnet_pend *ph, *pt;
@@ -88,6 +89,9 @@ struct rnet_link *rnet_links(struct rnet *n, size_t *count);
  * false when the link is not up. */
 bool rnet_send(struct rnet *n, int slot, struct rproto_msg *m, int wait, void *q, void *ctx,
                const char *id);
+
+/* True once every link was tried (membership known). */
+bool rnet_settled(struct rnet *n);
 
 /* Say HELLO again with the draining flag to every peer. */
 void rnet_announce_draining(struct rnet *n);

@@ -113,10 +113,14 @@ static void mem_submit(void *self, struct store_req *q)
     mstore_run(self, q, true);
 }
 
-/* ops.ping: memory is always reachable. */
+/* ops.ping: ready once every peer was tried (who holds what is known). */
 static enum store_status mem_ping(void *self, char *err, size_t errlen)
 {
-    return STORE_OK;
+    struct mstore *m = self;
+    if (repl_settled(m->repl))
+        return STORE_OK;
+    snprintf(err, errlen, "the replication peers are not reached yet");
+    return STORE_UNAVAILABLE;
 }
 
 /* ops.stats: carts owned here (backup copies are counted apart). */
