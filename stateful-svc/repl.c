@@ -69,7 +69,8 @@ static void repl_lookup_end(struct repl *r, struct repl_lookup *lk)
     if (lk->best >= 0 && lk->best_owner && lk->best_epoch == 1 && !strcmp(lk->best_tag, idtag)) {
         snprintf(q->owner, sizeof q->owner, "%s", lk->best_tag);
         free(lk);
-        return repl_complete(q, STORE_MISDIRECTED, NULL);
+        repl_complete(q, STORE_MISDIRECTED, NULL);
+        return;
     }
     log_msg(LOG_DEBUG, "lookup", "cart %s: best slot %d owner %d tag %s", q->id, lk->best,
             lk->best_owner, lk->best_tag);
@@ -111,12 +112,17 @@ static void repl_taken(struct repl *r, struct rnet_link *l, struct repl_lookup *
         mstore_granted(r->m, msg, l->slot);
         log_msg(LOG_DEBUG, "takeover", "cart %s from %s, epoch %llu", q->id, l->tag,
                 (unsigned long long)msg->epoch);
-        return mstore_run(r->m, q, false);
+        mstore_run(r->m, q, false);
+        return;
     }
-    if (msg && msg->type == RP_REFUSE && msg->code == RPR_NOT_FOUND)
-        return mstore_run(r->m, q, false);
-    if (msg && msg->type == RP_REFUSE && msg->code == RPR_BUSY)
-        return repl_complete(q, STORE_DRAINING, "the cart is moving; retry");
+    if (msg && msg->type == RP_REFUSE && msg->code == RPR_NOT_FOUND) {
+        mstore_run(r->m, q, false);
+        return;
+    }
+    if (msg && msg->type == RP_REFUSE && msg->code == RPR_BUSY) {
+        repl_complete(q, STORE_DRAINING, "the cart is moving; retry");
+        return;
+    }
     repl_complete(q, STORE_UNAVAILABLE, "the cart's holder did not give it; retry");
 }
 
@@ -147,9 +153,15 @@ static void repl_answer(void *ud, struct rnet_link *l, struct rnet_pend *p,
 {
     struct repl *r = ud;
     switch (p->wait) {
-    case RW_PUT: case RW_DEL: return repl_acked(r, p, msg);
-    case RW_LOOKUP: return repl_found(r, l, p->ctx, msg);
-    case RW_TAKE: return repl_taken(r, l, p->ctx, msg);
+    case RW_PUT: case RW_DEL:
+        repl_acked(r, p, msg);
+        return;
+    case RW_LOOKUP:
+        repl_found(r, l, p->ctx, msg);
+        return;
+    case RW_TAKE:
+        repl_taken(r, l, p->ctx, msg);
+        return;
     case RW_HANDOFF: {
         bool ok = msg && msg->type == RP_ACK && msg->code == RPA_OK;
         mstore_handoff_done(r->m, p->id, ok);
@@ -173,11 +185,15 @@ static void repl_lost(void *ud, int slot)
 /* Find who holds q's cart among the live peers; take it over, or answer. */
 void repl_lookup(struct repl *r, struct store_req *q)
 {
-    if (!rnet_settled(r->net)) /* a peer not reached yet may hold the cart */
-        return repl_complete(q, STORE_UNAVAILABLE, "the peers are not reached yet; retry");
+    if (!rnet_settled(r->net)) { /* a peer not reached yet may hold the cart */
+        repl_complete(q, STORE_UNAVAILABLE, "the peers are not reached yet; retry");
+        return;
+    }
     struct repl_lookup *lk = calloc(1, sizeof *lk);
-    if (!lk)
-        return repl_complete(q, STORE_ERROR, "out of memory");
+    if (!lk) {
+        repl_complete(q, STORE_ERROR, "out of memory");
+        return;
+    }
     lk->q = q;
     lk->best = -1;
     atomic_init(&lk->waiting, 1); /* held until every LOOKUP is out */

@@ -74,16 +74,22 @@ void mstore_run(struct mstore *m, struct store_req *q, bool may_lookup)
     q->cst = CART_OK;
     q->err[0] = q->owner[0] = '\0';
     if (q->op == STORE_OP_CREATE) {
-        if (atomic_load(&m->draining))
-            return mem_complete(q, STORE_DRAINING);
-        if (!id_valid(q->id))
-            return mem_complete(q, STORE_ERROR);
+        if (atomic_load(&m->draining)) {
+            mem_complete(q, STORE_DRAINING);
+            return;
+        }
+        if (!id_valid(q->id)) {
+            mem_complete(q, STORE_ERROR);
+            return;
+        }
         if (!mstore_create(m, q))
             q->done(q);
         return;
     }
-    if (!id_valid(q->id))
-        return mem_complete(q, STORE_NOT_FOUND);
+    if (!id_valid(q->id)) {
+        mem_complete(q, STORE_NOT_FOUND);
+        return;
+    }
     struct mt_shard *sh = mt_shard(&m->t, q->id);
     bool pending = false, lookup = false;
     enum store_status st;
