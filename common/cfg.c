@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS, T_REPL };
+enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS, T_REPL, T_STS };
 
 #define K_FUL (1u << CFG_STATEFUL)
 #define K_LESS (1u << CFG_STATELESS)
@@ -65,6 +65,9 @@ static const struct opt opts[] = {
       "N", "close a connection idle this long", "30" },
     { "PEERS", "peers", T_PEERS, 0, 0, F(peers), K_FUL, "LIST",
       "host:port,... of all replicas (this one included): replication and takeover", "none" },
+    { "PEERS_STATEFULSET", "peers-statefulset", T_STS, 0, 0, F(peers_statefulset), K_FUL,
+      "SVC:PORT:N", "instead of PEERS: the pods <set>-0..N-1.SVC:PORT of this pod's StatefulSet",
+      "none" },
     { "REPLICATION", "replication", T_REPL, 0, 0, F(replication), K_FUL, "MODE",
       "with PEERS: sync (a change waits for the backup's ack), async or off", "sync" },
     { "REPL_PORT_OFFSET", "repl-port-offset", T_INT, 1, 64535, F(repl_port_offset), K_FUL, "N",
@@ -320,6 +323,11 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
         if (strcmp(v, "sync") && strcmp(v, "async") && strcmp(v, "off"))
             return fail(err, errlen, "%s: '%s' is not one of sync, async, off", who, v);
         snprintf(field, sizeof c->replication, "%s", v);
+        return 0;
+    case T_STS:
+        if (strlen(v) >= sizeof c->peers_statefulset || strchr(v, ':') == NULL)
+            return fail(err, errlen, "%s: '%s' is not service:port:count", who, v);
+        snprintf(field, sizeof c->peers_statefulset, "%s", v);
         return 0;
     case T_PEERS: {
         struct cfg_peer p[CFG_MAX_PEERS];

@@ -34,6 +34,7 @@ struct cfg {
     int max_conns_per_ip;     /* MAX_CONNECTIONS_PER_IP, 0..100000, 0 = no limit (default 1024) */
     int idle_timeout;         /* IDLE_TIMEOUT_SECONDS, 1..3600 (default 30) */
     char peers[1024];         /* PEERS, host:port,... of the stateful replicas (default "") */
+    char peers_statefulset[160]; /* PEERS_STATEFULSET, service:port:count (default "") */
     char replication[8];      /* REPLICATION, sync, async or off (default sync; stateful) */
     int repl_port_offset;     /* REPL_PORT_OFFSET, 1..64535 (default 1000) */
     int repl_timeout_ms;      /* REPL_TIMEOUT_MS, 10..60000 (default 1000) */

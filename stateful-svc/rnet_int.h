@@ -12,6 +12,7 @@
 #include "rnet.h"
 
 #define RN_RETRY_MS 200           /* between connection attempts */
+#define RN_RESOLVE_RETRY_MS 2000  /* after a name did not resolve */
 #define RN_PING_MS 250            /* an idle link is pinged this often */
 #define RN_TICK_MS 100
 #define RN_READ 65536

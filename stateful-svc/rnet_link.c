@@ -117,8 +117,12 @@ void rn_connect(struct rnet *n, struct rnet_link *l)
     char port[16];
     snprintf(port, sizeof port, "%d", l->port);
     l->next_try_ms = mt_now_ms() + RN_RETRY_MS;
+    /* the loop resolves the name itself: a name that does not resolve (a pod
+     * of a StatefulSet scaled below PEERS_STATEFULSET's count) is retried
+     * seldom, so that the loop spends little time in the resolver */
     if (getaddrinfo(l->host, port, &hints, &ai) != 0 || !ai) {
         l->settled = true;
+        l->next_try_ms = mt_now_ms() + RN_RESOLVE_RETRY_MS;
         return;
     }
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cblob.h"
+#include "members.h"
 #include "mstore.h"
 #include "repl.h"
 
@@ -287,15 +288,13 @@ int store_mem_replicate(struct store *s, const struct cfg *c, char *err, size_t 
     struct mstore *m = s->self;
     struct cfg_peer peers[CFG_MAX_PEERS];
     enum repl_mode mode;
-    if (!c->peers[0])
-        return 0;
+    int n = members_list(c, peers, CFG_MAX_PEERS, err, errlen);
+    if (n <= 0)
+        return n;
     if (!repl_mode_parse(c->replication, &mode)) {
         snprintf(err, errlen, "REPLICATION must be sync, async or off");
         return -1;
     }
-    int n = cfg_parse_peers(c->peers, peers, CFG_MAX_PEERS, err, errlen);
-    if (n < 0)
-        return -1;
     struct repl_cfg rc = {
         .mode = mode, .peers = peers, .npeers = (size_t)n, .listen_addr = c->listen_addr,
         .port = c->port + c->repl_port_offset, .port_offset = c->repl_port_offset,
