@@ -462,14 +462,14 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *r)
     }
 }
 
-void api_init(struct api *a, const struct cfg *cfg, struct store store, const char *service)
+void api_init(struct api *a, const struct cfg *cfg, struct store store, const char *service,
+              const char *tag)
 {
     memset(a, 0, sizeof *a);
     a->cfg = cfg;
     a->store = store;
     a->service = service;
-    if (cfg->kind == CFG_STATEFUL)
-        id_tag_from_instance(cfg->instance_id, a->tag, sizeof a->tag);
+    snprintf(a->tag, sizeof a->tag, "%s", tag ? tag : "");
     atomic_init(&a->draining, false);
 }
 

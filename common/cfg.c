@@ -12,9 +12,9 @@
 
 enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS, T_REPL, T_STS };
 
-#define K_FUL (1u << CFG_STATEFUL)
-#define K_LESS (1u << CFG_STATELESS)
-#define K_BOTH (K_FUL | K_LESS)
+#define K_FUL CFG_G_MEMORY
+#define K_LESS CFG_G_REDIS
+#define K_BOTH 0u                 /* every service */
 
 /* One setting: its variable, its flag, how to check it and where it goes. */
 struct opt {
@@ -23,10 +23,10 @@ struct opt {
     enum opt_type type;
     long min, max;           /* for T_INT and T_LONG */
     size_t off;              /* of the field in struct cfg */
-    unsigned kinds;          /* the services --help lists it for */
+    unsigned kinds;          /* the option group (CFG_G_*), 0 for every service */
     const char *metavar;
     const char *help;
-    const char *def;         /* default as shown by --help; NULL: per kind */
+    const char *def;         /* default as shown by --help; NULL: the profile's port */
 };
 
 #define F(field) offsetof(struct cfg, field)
@@ -247,12 +247,11 @@ static void default_instance(char *out, size_t outlen)
     snprintf(out, outlen, "%.63s", host);
 }
 
-/* Fill c with the defaults for this kind of service. */
-static void cfg_defaults(struct cfg *c, enum cfg_kind kind)
+/* Fill c with the defaults of profile p. */
+static void cfg_defaults(struct cfg *c, const struct cfg_profile *p)
 {
     memset(c, 0, sizeof *c);
-    c->kind = kind;
-    c->port = kind == CFG_STATEFUL ? 8080 : 8081;
+    c->port = p->default_port;
     snprintf(c->listen_addr, sizeof c->listen_addr, "127.0.0.1");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = cores < 1 ? 1 : cores > 256 ? 256 : (int)cores;
@@ -389,13 +388,13 @@ static enum cfg_status scan_args(int argc, char **argv, const char **vals,
 }
 
 /* Fill c from defaults, then the environment, then argv; err names the culprit. */
-enum cfg_status cfg_load(struct cfg *c, enum cfg_kind kind, int argc, char **argv,
+enum cfg_status cfg_load(struct cfg *c, const struct cfg_profile *p, int argc, char **argv,
                          char *err, size_t errlen)
 {
     const char *vals[N_OPTS] = { 0 };
     if (err && errlen)
         err[0] = '\0';
-    cfg_defaults(c, kind);
+    cfg_defaults(c, p);
     enum cfg_status st = scan_args(argc, argv, vals, err, errlen);
     if (st != CFG_OK)
         return st;
@@ -414,18 +413,16 @@ enum cfg_status cfg_load(struct cfg *c, enum cfg_kind kind, int argc, char **arg
     return CFG_OK;
 }
 
-/* Print --help text for this kind to stdout. */
-void cfg_usage(enum cfg_kind kind, const char *prog)
+/* Print --help text for this profile to stdout. */
+void cfg_usage(const struct cfg_profile *p)
 {
-    printf("Usage: %s [options]\n\n", prog ? prog : "cartpair");
-    printf("%s\n\n", kind == CFG_STATEFUL
-           ? "The shopping-cart API, carts kept in process memory (route carts stickily)."
-           : "The shopping-cart API, carts kept in Redis (any instance serves any cart).");
+    printf("Usage: %s [options]\n\n", p->name ? p->name : "cartpair");
+    printf("%s\n\n", p->summary ? p->summary : "The shopping-cart API.");
     printf("Every option is also an environment variable, named on the right;\n"
            "an option given on the command line wins over the variable.\n\nOptions:\n");
     for (size_t i = 0; i < N_OPTS; i++) {
         const struct opt *o = &opts[i];
-        if (!(o->kinds & (1u << kind)))
+        if (o->kinds && !(o->kinds & p->groups))
             continue;
         char lhs[64];
         snprintf(lhs, sizeof lhs, "--%s %s", o->flag, o->metavar);
@@ -436,7 +433,7 @@ void cfg_usage(enum cfg_kind kind, const char *prog)
         if (o->def)
             printf(" (default: %s)\n", o->def);
         else
-            printf(" (default: %d)\n", kind == CFG_STATEFUL ? 8080 : 8081);
+            printf(" (default: %d)\n", p->default_port);
     }
     printf("  -h, --help\n        print this help and exit\n");
     printf("  -V, --version\n        print the version and exit\n");

@@ -61,10 +61,8 @@ void probe_info(struct api *a, struct http_resp *r)
         "store", a->store.ops->name, "carts", (json_int_t)ss.carts,
         "store_ok", st == STORE_OK, "draining", (int)atomic_load(&a->draining),
         "ttl_seconds", a->cfg->ttl, "max_items", a->cfg->max_items, "threads", a->cfg->threads);
-    if (o && a->tag[0]) {
+    if (o && a->tag[0]) /* the prefix of the cart ids this instance creates */
         json_object_set_new(o, "tag", json_string(a->tag));
-        json_object_set_new(o, "max_carts", json_integer(a->cfg->max_carts));
-    }
     for (size_t i = 0; o && i < ss.nextra && i < STORE_STATS_EXTRA; i++)
         json_object_set_new(o, ss.extra[i].name, json_integer(ss.extra[i].value));
     r->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

@@ -45,15 +45,15 @@ static void svc_raise_nofile(int max_conns)
 }
 
 /* Parse the config; returns -1 to go on, else the exit code. */
-static int svc_config(struct cfg *c, enum cfg_kind kind, const char *service,
-                      int argc, char **argv)
+static int svc_config(struct cfg *c, const struct cfg_profile *p, int argc, char **argv)
 {
+    const char *service = p->name;
     char err[512] = "";
-    switch (cfg_load(c, kind, argc, argv, err, sizeof err)) {
+    switch (cfg_load(c, p, argc, argv, err, sizeof err)) {
     case CFG_OK:
         return -1;
     case CFG_HELP:
-        cfg_usage(kind, service);
+        cfg_usage(p);
         return 0;
     case CFG_VERSION:
         printf("%s %s\n", service, CARTPAIR_VERSION);
@@ -90,11 +90,11 @@ static void svc_drain(struct api *a, struct http_server *srv, const sigset_t *se
         usleep(10 * 1000);
 }
 
-int svc_main(enum cfg_kind kind, const char *service, svc_store_open open,
-             int argc, char **argv)
+int svc_main(const struct svc_def *def, int argc, char **argv)
 {
+    const char *service = def->cfg.name;
     struct cfg c;
-    int rc = svc_config(&c, kind, service, argc, argv);
+    int rc = svc_config(&c, &def->cfg, argc, argv);
     if (rc >= 0)
         return rc;
     log_init(c.log_level, c.log_format, service, c.instance_id);
@@ -103,13 +103,16 @@ int svc_main(enum cfg_kind kind, const char *service, svc_store_open open,
     svc_block_signals(&set);
     char err[512] = "";
     struct store st;
-    if (open(&c, &st, err, sizeof err) != 0) {
+    if (def->open(&c, &st, err, sizeof err) != 0) {
         log_msg(LOG_ERROR, "store_open", "%s", err);
         return 1;
     }
     metrics_init(route_names, ROUTE_COUNT);
     struct api a;
-    api_init(&a, &c, st, service);
+    char tag[ID_TAG_MAX + 1] = "";
+    if (def->id_tag)
+        def->id_tag(&c, tag, sizeof tag);
+    api_init(&a, &c, st, service, tag);
     struct http_cfg hc = {
         .listen_addr = c.listen_addr, .port = c.port, .threads = c.threads,
         .max_conns = c.max_conns, .max_conns_per_ip = c.max_conns_per_ip,

@@ -4,11 +4,17 @@
 #include "store_mem.h"
 #include "svc.h"
 
+/* The cart-id tag of this instance, from INSTANCE_ID. */
+static void instance_tag(const struct cfg *c, char *out, size_t outlen)
+{
+    id_tag_from_instance(c->instance_id, out, outlen);
+}
+
 /* Open the memory store from the config and start replication. */
 static int open_store(const struct cfg *c, struct store *out, char *err, size_t errlen)
 {
     char tag[ID_TAG_MAX + 1];
-    id_tag_from_instance(c->instance_id, tag, sizeof tag);
+    instance_tag(c, tag, sizeof tag);
     struct store_mem_cfg mc = {
         .ttl = c->ttl, .max_carts = c->max_carts, .max_memory = c->max_memory,
         .max_items = (size_t)c->max_items, .sweep_ms = 1000, .tag = tag,
@@ -24,5 +30,12 @@ static int open_store(const struct cfg *c, struct store *out, char *err, size_t 
 
 int main(int argc, char **argv)
 {
-    return svc_main(CFG_STATEFUL, "stateful-svc", open_store, argc, argv);
+    static const struct svc_def def = {
+        .cfg = {.name = "stateful-svc", .default_port = 8080, .groups = CFG_G_MEMORY,
+                .summary = "The shopping-cart API, carts kept in process memory, each with a "
+                           "backup copy on a peer\n(route carts stickily)."},
+        .open = open_store,
+        .id_tag = instance_tag,
+    };
+    return svc_main(&def, argc, argv);
 }

@@ -45,10 +45,14 @@ bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q,
     if (!m->repl || repl_mode(m->repl) == REPL_OFF)
         return false;
     for (int tries = 0; tries < 2; tries++) {
-        if (e->backup == MT_NO_PEER)
+        if (e->backup == MT_NO_PEER) {
             mt_set_backup(&m->t, e, repl_pick(m->repl, e->id, MT_NO_PEER));
-        if (e->backup == MT_NO_PEER)
-            return false;
+            if (e->backup == MT_NO_PEER)
+                return false;
+            /* a new backup: a new epoch, so that a copy left on a former
+             * backup (one that only seemed dead) loses to this one */
+            e->epoch++;
+        }
         struct rproto_msg msg = {.type = del ? RP_DEL : RP_PUT, .epoch = e->epoch,
                                  .inc = m->inc, .blob = e->blob, .bloblen = e->len};
         snprintf(msg.id, sizeof msg.id, "%s", e->id);
@@ -144,6 +148,8 @@ bool mstore_create(struct mstore *m, struct store_req *q)
     struct mt_entry *e = mt_find(&m->t, sh, q->id, now);
     if (e) {
         q->st = e->role == MT_OWNED ? mc_exists(e, q, now) : STORE_EXISTS;
+        if (q->st == STORE_OK) /* a replay: after the backup has the cart */
+            pending = mstore_replicate(m, e, q, false);
         e = NULL;
     } else if (!mstore_room(m, strlen(q->id), len)) {
         snprintf(q->err, sizeof q->err, "store full");
@@ -246,7 +252,9 @@ enum store_status mstore_owned(struct mstore *m, struct mt_shard *sh, struct mt_
     bool changed = st == STORE_OK && q->op == STORE_OP_CHANGE && !q->idem.replayed;
     if (st == STORE_OK && !q->idem.replayed)
         st = mc_copy_out(m, e, q->out, q->err, sizeof q->err);
-    if (st == STORE_OK && (promoted || changed))
+    /* a replay may come while the first answer still waits for the backup:
+     * it waits too, for a copy sent after (the link keeps order) */
+    if (st == STORE_OK && (promoted || changed || q->idem.replayed))
         *pending = mstore_replicate(m, e, q, false);
     else if (promoted)
         mstore_replicate(m, e, NULL, false);

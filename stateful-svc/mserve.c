@@ -90,12 +90,13 @@ void mstore_lookup(struct mstore *m, const char *id, struct rproto_msg *reply)
     if (e) {
         reply->epoch = e->epoch;
         reply->inc = e->owner_inc;
-        reply->code = e->role == MT_BACKUP ? RPROLE_BACKUP : RPROLE_OWNER;
+        reply->code = (e->role == MT_BACKUP ? RPROLE_BACKUP : RPROLE_OWNER) |
+                      (e->moved ? RPROLE_MOVED : 0);
         if (e->role != MT_BACKUP)
             snprintf(reply->tag, sizeof reply->tag, "%s", m->tag);
     }
     pthread_mutex_unlock(&sh->lock);
-    if (e && reply->code == RPROLE_BACKUP && !repl_alive(m->repl, reply->inc, reply->tag))
+    if (e && (reply->code & RPROLE_BACKUP) && !repl_alive(m->repl, reply->inc, reply->tag))
         reply->tag[0] = '\0';
 }
 
@@ -110,7 +111,7 @@ static uint8_t mserve_may_give(struct mstore *m, const struct mt_entry *e)
     id_tag_of(e->id, idtag, sizeof idtag);
     /* never moved from the replica that created it, which the balancer's
      * cookie names: the asker was sent by mistake (it answers 421) */
-    if (e->epoch == 1 && !strcmp(idtag, m->tag) && !atomic_load(&m->draining))
+    if (!e->moved && !strcmp(idtag, m->tag) && !atomic_load(&m->draining))
         return RPR_OWNER_ALIVE;
     return 0xff;
 }
@@ -177,6 +178,7 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
     if (e) {
         e->epoch = (uint32_t)epoch;
         e->owner_inc = m->inc;
+        e->moved = true;
         e->last_ms = now;
         mt_set_backup(&m->t, e, repl_mode(m->repl) == REPL_OFF ? MT_NO_PEER : backup);
         if (backup == MT_NO_PEER)
@@ -184,6 +186,17 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
     }
     pthread_mutex_unlock(&sh->lock);
     return e != NULL;
+}
+
+/* The epoch of this replica's copy of cart id, 0 when it holds none. */
+uint32_t mstore_epoch(struct mstore *m, const char *id)
+{
+    struct mt_shard *sh = mt_shard(&m->t, id);
+    pthread_mutex_lock(&sh->lock);
+    struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
+    uint32_t ep = e ? e->epoch : 0;
+    pthread_mutex_unlock(&sh->lock);
+    return ep;
 }
 
 /* A granted takeover: keep the cart as owned, with holder as its backup. */

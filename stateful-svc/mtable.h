@@ -33,6 +33,7 @@ struct mt_entry {
     uint32_t epoch;               /* ownership generation: +1 on every takeover */
     int16_t backup;               /* owned: peer slot of the backup copy, MT_NO_PEER none */
     uint8_t role;                 /* enum mt_role */
+    bool moved;                   /* ownership moved since creation (takeover, handoff) */
     bool add_failed;              /* set by uthash when an insert ran out of memory */
     uint32_t len;
     unsigned char *blob;          /* the cart, a cblob */

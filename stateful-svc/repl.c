@@ -19,6 +19,7 @@ struct repl_lookup {
     atomic_int waiting;           /* LOOKUPs not yet answered (+1 while sending) */
     int best;                     /* the slot to take the cart from, -1 none */
     bool best_owner;
+    bool best_moved;
     uint64_t best_epoch;
     char best_tag[ID_TAG_MAX + 1];
 };
@@ -66,7 +67,7 @@ static void repl_lookup_end(struct repl *r, struct repl_lookup *lk)
     char idtag[ID_TAG_MAX + 1] = "";
     struct store_req *q = lk->q;
     id_tag_of(q->id, idtag, sizeof idtag);
-    if (lk->best >= 0 && lk->best_owner && lk->best_epoch == 1 && !strcmp(lk->best_tag, idtag)) {
+    if (lk->best >= 0 && lk->best_owner && !lk->best_moved && !strcmp(lk->best_tag, idtag)) {
         snprintf(q->owner, sizeof q->owner, "%s", lk->best_tag);
         free(lk);
         repl_complete(q, STORE_MISDIRECTED, NULL);
@@ -74,6 +75,10 @@ static void repl_lookup_end(struct repl *r, struct repl_lookup *lk)
     }
     log_msg(LOG_DEBUG, "lookup", "cart %s: best slot %d owner %d tag %s", q->id, lk->best,
             lk->best_owner, lk->best_tag);
+    /* a backup copy here, as new as any elsewhere: promote it (owner dead)
+     * rather than take another from a peer */
+    if (lk->best >= 0 && !lk->best_owner && mstore_epoch(r->m, q->id) >= lk->best_epoch)
+        lk->best = -1;
     if (lk->best >= 0) {
         struct rproto_msg take = {.type = RP_TAKE};
         snprintf(take.id, sizeof take.id, "%s", q->id);
@@ -89,11 +94,12 @@ static void repl_found(struct repl *r, struct rnet_link *l, struct repl_lookup *
                        const struct rproto_msg *msg)
 {
     if (msg && msg->type == RP_FOUND) {
-        bool owner = msg->code == RPROLE_OWNER;
+        bool owner = !(msg->code & RPROLE_BACKUP);
         if (lk->best < 0 || (owner && !lk->best_owner) ||
             (owner == lk->best_owner && msg->epoch > lk->best_epoch)) {
             lk->best = l->slot;
             lk->best_owner = owner;
+            lk->best_moved = msg->code & RPROLE_MOVED;
             lk->best_epoch = msg->epoch;
             snprintf(lk->best_tag, sizeof lk->best_tag, "%s", msg->tag);
         }

@@ -36,7 +36,7 @@ enum rproto_type {
     RP_PUT,           /* EPOCH, INC (owner), BLOB: keep this backup copy (RP_ACK) */
     RP_DEL,           /* EPOCH, INC (owner), ID: drop the copy (RP_ACK) */
     RP_LOOKUP,        /* ID: do you hold it? (RP_FOUND or RP_NONE) */
-    RP_FOUND,         /* EPOCH, INC (owner), CODE (role), TAG (owner's) */
+    RP_FOUND,         /* EPOCH, INC (owner), CODE (role | moved), TAG (owner's) */
     RP_NONE,
     RP_TAKE,          /* ID: give me the cart and its ownership (RP_GRANT or RP_REFUSE) */
     RP_GRANT,         /* EPOCH (the new one), BLOB */
@@ -52,7 +52,8 @@ enum rproto_field {
 
 enum rproto_ack { RPA_OK = 0, RPA_STALE, RPA_ERROR };
 enum rproto_refuse { RPR_NOT_FOUND = 0, RPR_OWNER_ALIVE, RPR_BUSY };
-enum rproto_role { RPROLE_OWNER = 0, RPROLE_BACKUP };
+/* RP_FOUND's CODE: the role, and whether the cart moved since its creation. */
+enum rproto_role { RPROLE_OWNER = 0, RPROLE_BACKUP = 1, RPROLE_MOVED = 2 };
 
 enum rproto_status { RPROTO_OK = 0, RPROTO_MORE, RPROTO_BAD };
 

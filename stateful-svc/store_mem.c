@@ -22,29 +22,27 @@ static void mem_complete(struct store_req *q, enum store_status st)
     q->done(q);
 }
 
-/* What a request does with a backup copy: take the cart over when its owner
- * is dead; 421 when the owner is the replica that created it and never let
- * it go (the balancer's cookie names it: this request came here by mistake);
- * else ask the owner for it (the balancer sends its session here now). */
+/* What a request does with a backup copy: with its owner alive, ask the
+ * peers (421 if the owner created it and never let it go, else take it
+ * over); with its owner dead, ask the peers for a newer copy first (may_lookup),
+ * then promote this one. */
 static enum store_status mem_backup(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
-                                    struct store_req *q, bool *pending, bool *lookup)
+                                    struct store_req *q, bool may_lookup, bool *pending,
+                                    bool *lookup)
 {
-    char owner[ID_TAG_MAX + 1] = "", idtag[ID_TAG_MAX + 1] = "";
     if (atomic_load(&m->draining))
         return STORE_DRAINING;
-    if (!repl_alive(m->repl, e->owner_inc, owner)) {
-        mt_set_role(&m->t, e, MT_OWNED);
-        e->epoch++;
-        e->owner_inc = m->inc;
-        return mstore_owned(m, sh, e, q, true, pending);
+    if (may_lookup && m->repl) {
+        *lookup = true;
+        return STORE_OK;
     }
-    id_tag_of(e->id, idtag, sizeof idtag);
-    if (e->epoch == 1 && !strcmp(owner, idtag)) { /* the creator, never moved */
-        snprintf(q->owner, sizeof q->owner, "%s", owner);
-        return STORE_MISDIRECTED;
-    }
-    *lookup = true;
-    return STORE_OK;
+    if (repl_alive(m->repl, e->owner_inc, NULL))
+        return STORE_UNAVAILABLE; /* its live owner did not give it: retry */
+    mt_set_role(&m->t, e, MT_OWNED);
+    e->epoch++;
+    e->moved = true;
+    e->owner_inc = m->inc;
+    return mstore_owned(m, sh, e, q, true, pending);
 }
 
 /* A cart this replica does not hold: without peers, 421 when the id names
@@ -102,7 +100,7 @@ void mstore_run(struct mstore *m, struct store_req *q, bool may_lookup)
     } else if (e->role == MT_HANDING) {
         st = STORE_DRAINING;
     } else if (e->role == MT_BACKUP) {
-        st = mem_backup(m, sh, e, q, &pending, &lookup);
+        st = mem_backup(m, sh, e, q, may_lookup, &pending, &lookup);
     } else {
         e->last_ms = now;
         st = mstore_owned(m, sh, e, q, false, &pending);
@@ -142,6 +140,7 @@ static enum store_status mem_stats(void *self, struct store_stats *out, char *er
     if (m->repl)
         repl_stats(m->repl, &rs);
     const struct store_stat x[] = {
+        {"max_carts", "Carts held at most (MAX_CARTS, owned and backup copies).", m->max_carts},
         {"carts_owned", "Carts this replica owns.", n},
         {"carts_backup", "Backup copies of other replicas' carts held here.",
          atomic_load(&m->t.backups)},

@@ -307,3 +307,61 @@ Test(repl, graceful_restart_loses_nothing)
     cr_expect_eq(ok, NCARTS, "exact after the restart: %d of %d (404: %d)", ok, NCARTS, nf);
     cr_expect_eq(wait_replicated(ports[0]), 0, "restarted replica: carts without a backup");
 }
+
+/* A change whose backup froze (SIGSTOP): the client gives up after 300 ms; the
+ * owner meanwhile counts the frozen peer dead (REPL_TIMEOUT_MS), copies the
+ * cart to the other peer and applies the change once. The client's retry with
+ * the same Idempotency-Key is the replay (not a second add), also on the
+ * replica that takes the cart over after the owner's death: the key travels
+ * with the cart. */
+Test(repl, timed_out_change_retried_with_its_key_lands_once)
+{
+    start_trio("sync");
+    json_t *j;
+    cr_assert_eq(call(ports[0], "POST", "/carts", NULL, &j), 201);
+    char path[160];
+    snprintf(path, sizeof path, "/carts/%.64s/items", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    int b = info_int(ports[1], "carts_backup") == 1 ? 1 : 2;
+    cr_assert_eq(info_int(ports[b], "carts_backup"), 1, "the backup holds the cart");
+    harness_pause(&rep[b], true);
+    const char *h[] = {"Content-Type: application/json", "Idempotency-Key: retry-1", NULL};
+    const char *body = "{\"sku\":\"A\",\"qty\":2,\"unit_price_cents\":100}";
+    struct harness_client *c = harness_client_new(ports[0]);
+    struct harness_resp r = {0};
+    harness_client_timeout(c, 300);
+    bool answered = harness_req(c, "POST", path, body, h, &r);
+    cr_expect(!answered || r.status != 200, "the first try was answered in time: %ld", r.status);
+    harness_resp_free(&r);
+    harness_client_free(c);
+    c = harness_client_new(ports[0]);
+    cr_assert(harness_req(c, "POST", path, body, h, &r));
+    char replayed[16] = "";
+    harness_header(&r, "Idempotent-Replayed", replayed, sizeof replayed);
+    cr_expect_eq(r.status, 200, "retry: %ld %s", r.status, r.body);
+    cr_expect_str_eq(replayed, "true", "the retry is the replay");
+    harness_resp_free(&r);
+    harness_client_free(c);
+    harness_pause(&rep[b], false);
+    path[strlen(path) - strlen("/items")] = '\0';
+    cr_assert_eq(call(ports[0], "GET", path, NULL, &j), 200);
+    cr_expect_eq(json_integer_value(json_object_get(j, "version")), 1, "applied once");
+    cr_expect_eq(json_integer_value(json_object_get(j, "total_cents")), 200);
+    json_decref(j);
+    kill9(0);
+    wait_links(1, 0);
+    int other = b == 1 ? 2 : 1;
+    char items[180];
+    snprintf(items, sizeof items, "%s/items", path);
+    c = harness_client_new(ports[other]);
+    cr_assert(harness_req(c, "POST", items, body, h, &r));
+    replayed[0] = '\0';
+    harness_header(&r, "Idempotent-Replayed", replayed, sizeof replayed);
+    cr_expect_eq(r.status, 200, "after the takeover: %ld %s", r.status, r.body);
+    cr_expect_str_eq(replayed, "true", "the key came along with the cart");
+    harness_resp_free(&r);
+    harness_client_free(c);
+    cr_assert_eq(call(ports[other], "GET", path, NULL, &j), 200);
+    cr_expect_eq(json_integer_value(json_object_get(j, "version")), 1, "still applied once");
+    json_decref(j);
+}
