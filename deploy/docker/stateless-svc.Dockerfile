@@ -8,7 +8,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
-      libmicrohttpd-dev libjansson-dev libhiredis-dev libcurl4-openssl-dev \
+      libmicrohttpd-dev libjansson-dev libhiredis-dev nettle-dev uthash-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -19,7 +19,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCARTPAIR_TESTS=OFF 
 # Runtime stage: only the shared libraries the binary links against.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libmicrohttpd12 libjansson4 libcurl4 libhiredis0.14 \
+ && apt-get install -y --no-install-recommends libmicrohttpd12 libjansson4 libnettle8 libhiredis0.14 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 cartpair \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
