@@ -273,6 +273,23 @@ static void cfg_defaults(struct cfg *c, const struct cfg_profile *p)
     c->max_memory = 0;
 }
 
+/* The replication settings (stateful): REPLICATION and PEERS_STATEFULSET. */
+static int cfg_apply_text(struct cfg *c, const struct opt *o, const char *v, const char *who,
+                          char *err, size_t errlen)
+{
+    char *field = (char *)c + o->off;
+    if (o->type == T_REPL) {
+        if (strcmp(v, "sync") && strcmp(v, "async") && strcmp(v, "off"))
+            return fail(err, errlen, "%s: '%s' is not one of sync, async, off", who, v);
+        snprintf(field, sizeof c->replication, "%s", v);
+        return 0;
+    }
+    if (strlen(v) >= sizeof c->peers_statefulset || strchr(v, ':') == NULL)
+        return fail(err, errlen, "%s: '%s' is not service:port:count", who, v);
+    snprintf(field, sizeof c->peers_statefulset, "%s", v);
+    return 0;
+}
+
 /* Check value v of setting o and store it in c; who names the variable (and flag). */
 static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const char *who,
                      char *err, size_t errlen)
@@ -319,15 +336,8 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
             return fail(err, errlen, "%s: '%s' is not one of text, json", who, v);
         return 0;
     case T_REPL:
-        if (strcmp(v, "sync") && strcmp(v, "async") && strcmp(v, "off"))
-            return fail(err, errlen, "%s: '%s' is not one of sync, async, off", who, v);
-        snprintf(field, sizeof c->replication, "%s", v);
-        return 0;
     case T_STS:
-        if (strlen(v) >= sizeof c->peers_statefulset || strchr(v, ':') == NULL)
-            return fail(err, errlen, "%s: '%s' is not service:port:count", who, v);
-        snprintf(field, sizeof c->peers_statefulset, "%s", v);
-        return 0;
+        return cfg_apply_text(c, o, v, who, err, errlen);
     case T_PEERS: {
         struct cfg_peer p[CFG_MAX_PEERS];
         if (strlen(v) >= sizeof c->peers)
