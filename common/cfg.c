@@ -73,7 +73,7 @@ static const struct opt opts[] = {
     { "REPL_PORT_OFFSET", "repl-port-offset", T_INT, 1, 64535, F(repl_port_offset), K_FUL, "N",
       "replication listens on PORT + N (and reaches a peer at its port + N)", "1000" },
     { "REPL_TIMEOUT_MS", "repl-timeout-ms", T_INT, 10, 60000, F(repl_timeout_ms), K_FUL, "MS",
-      "a peer that leaves a request unanswered this long counts as dead", "1000" },
+      "a peer that leaves a request unanswered this long counts as dead", "2000" },
     { "MAX_MEMORY", "max-memory", T_LONG, 0, 1L << 50, F(max_memory), K_FUL, "BYTES",
       "bytes of owned and backup carts at most (when full, new carts get 503; 0 = no limit)",
       "0" },
@@ -269,7 +269,7 @@ static void cfg_defaults(struct cfg *c, const struct cfg_profile *p)
     c->idle_timeout = 30;
     snprintf(c->replication, sizeof c->replication, "sync");
     c->repl_port_offset = 1000;
-    c->repl_timeout_ms = 1000;
+    c->repl_timeout_ms = 2000;
     c->max_memory = 0;
 }
 

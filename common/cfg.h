@@ -47,7 +47,7 @@ struct cfg {
     char peers_statefulset[160]; /* PEERS_STATEFULSET, service:port:count (default "") */
     char replication[8];      /* REPLICATION, sync, async or off (default sync; stateful) */
     int repl_port_offset;     /* REPL_PORT_OFFSET, 1..64535 (default 1000) */
-    int repl_timeout_ms;      /* REPL_TIMEOUT_MS, 10..60000 (default 1000) */
+    int repl_timeout_ms;      /* REPL_TIMEOUT_MS, 10..60000 (default 2000) */
     long max_memory;          /* MAX_MEMORY, bytes, 0 = no limit (default 0) */
 };
 

@@ -55,7 +55,11 @@ bool rn_push(struct rnet *n, struct rnet_link *l, struct rproto_msg *m, int wait
         l->npend++;
     }
     l->last_tx_ms = mt_now_ms();
-    if (was_empty)
+    /* the caller writes at once (the answer may come before the loop thread
+     * would have woken); what does not fit is left to the loop */
+    if (was_empty && l->state == RL_UP && l->fd >= 0)
+        rn_flush_buf(n, l->fd, &l->out);
+    if (was_empty && l->out.len > 0)
         rnet_wake(n);
     return true;
 }
