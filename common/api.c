@@ -462,6 +462,7 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *r)
     }
 }
 
+/* Prepare an api over a store. */
 void api_init(struct api *a, const struct cfg *cfg, struct store store, const char *service,
               const char *tag)
 {

@@ -90,6 +90,7 @@ static void svc_drain(struct api *a, struct http_server *srv, const sigset_t *se
         usleep(10 * 1000);
 }
 
+/* Run a service until SIGTERM/SIGINT and a drain; returns the exit code. */
 int svc_main(const struct svc_def *def, int argc, char **argv)
 {
     const char *service = def->cfg.name;

@@ -28,6 +28,7 @@ static int open_store(const struct cfg *c, struct store *out, char *err, size_t 
     return 0;
 }
 
+/* Run stateful-svc. */
 int main(int argc, char **argv)
 {
     static const struct svc_def def = {

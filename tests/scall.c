@@ -60,6 +60,7 @@ static enum store_status scall_op(const struct store *s, struct store_req *q, co
     return st;
 }
 
+/* Create an empty cart with this id (ik: its key, may be NULL). */
 enum store_status scall_create(const struct store *s, const char *id, struct store_idem *ik,
                                struct cart *out, char *err, size_t errlen)
 {
@@ -67,6 +68,7 @@ enum store_status scall_create(const struct store *s, const char *id, struct sto
     return scall_op(s, &q, id, ik, NULL, err, errlen);
 }
 
+/* Read a cart. */
 enum store_status scall_get(const struct store *s, const char *id, struct cart *out,
                             char *err, size_t errlen)
 {
@@ -74,6 +76,7 @@ enum store_status scall_get(const struct store *s, const char *id, struct cart *
     return scall_op(s, &q, id, NULL, NULL, err, errlen);
 }
 
+/* Apply a change (ik: its key, may be NULL). */
 enum store_status scall_change(const struct store *s, const char *id,
                                const struct cart_change *chg, struct store_idem *ik,
                                struct cart *out, enum cart_status *cst, char *err,
@@ -85,6 +88,7 @@ enum store_status scall_change(const struct store *s, const char *id,
     return scall_op(s, &q, id, ik, cst, err, errlen);
 }
 
+/* Delete a cart (ik: its key, may be NULL). */
 enum store_status scall_del(const struct store *s, const char *id, int64_t if_match,
                             struct store_idem *ik, enum cart_status *cst, char *err,
                             size_t errlen)
