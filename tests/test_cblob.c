@@ -12,8 +12,8 @@ static void mk(struct cart *c, const char *id, size_t n, int64_t version)
 {
     cart_init(c, id);
     for (size_t i = 0; i < n; i++) {
-        char sku[16];
-        snprintf(sku, sizeof sku, "SKU-%02zu", i);
+        char sku[32];
+        snprintf(sku, sizeof sku, "SKU-%02u", (unsigned)(i % 100));
         cr_assert_eq(cart_push(c, sku, (int64_t)i + 1, 100 * (int64_t)i), CART_OK);
     }
     c->version = version;
