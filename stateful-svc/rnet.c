@@ -50,7 +50,8 @@ static void *rn_main(void *arg)
 {
     struct rnet *n = arg;
     struct epoll_event evs[64];
-    int64_t last_tick = 0;
+    int64_t last_tick = mt_now_ms();
+    rn_tick(n); /* try every peer at once: membership is known within milliseconds */
     while (!atomic_load(&n->stop)) {
         int k = epoll_wait(n->ep, evs, 64, RN_TICK_MS);
         for (int i = 0; i < k; i++) {

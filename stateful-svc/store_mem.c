@@ -13,6 +13,8 @@
 #include "mstore.h"
 #include "repl.h"
 
+#define MEM_SETTLE_MS 1000        /* start-up waits this long at most for the peers */
+
 static const struct store_ops mem_ops;
 
 /* Complete q with st. */
@@ -302,6 +304,12 @@ int store_mem_replicate(struct store *s, const struct cfg *c, char *err, size_t 
     m->repl = repl_start(&rc, m, err, errlen);
     if (!m->repl)
         return -1;
+    /* serve (and be ready) once every peer was tried, within a second: a
+     * balancer that checks at once then sees a ready replica */
+    for (int ms = 0; ms < MEM_SETTLE_MS && !repl_settled(m->repl); ms += 5) {
+        struct timespec nap = {.tv_nsec = 5 * 1000000L};
+        nanosleep(&nap, NULL);
+    }
     m->inc = repl_inc(m->repl);
     return 0;
 }
