@@ -15,14 +15,14 @@
 #include "mstore.h"
 #include "repl.h"
 
-/* Would a new entry of this size pass MAX_CARTS and MAX_MEMORY? */
+/* Reserve room for a new entry of this size: MAX_CARTS exactly (atomic),
+ * MAX_MEMORY as it stands; false when full. mt_insert uses the reservation. */
 bool mstore_room(struct mstore *m, size_t idlen, size_t bloblen)
 {
-    long n = atomic_load(&m->t.owned) + atomic_load(&m->t.backups);
-    if (n >= m->max_carts)
+    if (m->max_memory > 0 &&
+        atomic_load(&m->t.bytes) + (long long)mt_cost(idlen, bloblen) > m->max_memory)
         return false;
-    return m->max_memory <= 0 ||
-           atomic_load(&m->t.bytes) + (long long)mt_cost(idlen, bloblen) <= m->max_memory;
+    return mt_reserve(&m->t, m->max_carts);
 }
 
 /* Decode an entry's cart into out with a full TTL. */
@@ -154,11 +154,12 @@ bool mstore_create(struct mstore *m, struct store_req *q)
     } else if (!mstore_room(m, strlen(q->id), len)) {
         snprintf(q->err, sizeof q->err, "store full");
         q->st = STORE_CAPACITY;
-    } else if (!(e = mt_insert(&m->t, sh, q->id, MT_OWNED, blob, len, now))) {
-        q->st = STORE_ERROR;
+    } else {
+        e = mt_insert(&m->t, sh, q->id, MT_OWNED, blob, len, now); /* takes blob */
+        blob = NULL;
+        q->st = e ? STORE_OK : STORE_ERROR;
     }
     if (e) {
-        blob = NULL;
         e->epoch = 1;
         e->owner_inc = m->inc;
         q->st = mc_copy_out(m, e, q->out, q->err, sizeof q->err);

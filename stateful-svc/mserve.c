@@ -1,6 +1,7 @@
 /* mserve: the memory store's answers to the peers' replication messages,
  * and the store-wide passes of replication (re-replication, handoff).
  * See mstore.h. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +44,9 @@ uint8_t mstore_put(struct mstore *m, const struct rproto_msg *msg)
     int64_t now = mt_now_ms();
     struct mt_entry *e = mt_find(&m->t, sh, id, now);
     if (!e) {
-        e = mstore_room(m, strlen(id), msg->bloblen)
-            ? mt_insert(&m->t, sh, id, MT_BACKUP, blob, msg->bloblen, now) : NULL;
-        if (!e)
+        if (mstore_room(m, strlen(id), msg->bloblen))
+            e = mt_insert(&m->t, sh, id, MT_BACKUP, blob, msg->bloblen, now); /* takes blob */
+        else
             free(blob);
         ack = e ? RPA_OK : RPA_ERROR;
     } else if (!mserve_current(e, msg->epoch, msg->inc)) {
@@ -172,7 +173,8 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
     } else if (e) {
         mt_set_role(&m->t, e, MT_OWNED);
         mt_set_blob(&m->t, e, blob, len);
-    } else {
+    } else { /* a takeover or a handoff is never refused for room */
+        mt_reserve(&m->t, LONG_MAX);
         e = mt_insert(&m->t, sh, id, MT_OWNED, blob, len, now);
     }
     if (e) {

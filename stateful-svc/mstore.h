@@ -46,7 +46,7 @@ bool mstore_create(struct mstore *m, struct store_req *q);
 enum store_status mstore_owned(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
                                struct store_req *q, bool promoted, bool *pending);
 
-/* Would a new entry of this size pass MAX_CARTS and MAX_MEMORY? */
+/* Reserve room for a new entry (MAX_CARTS, MAX_MEMORY); false when full. */
 bool mstore_room(struct mstore *m, size_t idlen, size_t bloblen);
 
 /* Send an owned entry's copy (or its delete) to its backup, choosing one

@@ -53,6 +53,7 @@ static void mt_count(struct mtable *t, int role, long d)
 void mt_drop(struct mtable *t, struct mt_shard *sh, struct mt_entry *e)
 {
     HASH_DEL(sh->head, e);
+    atomic_fetch_sub(&t->count, 1);
     mt_count(t, e->role, -1);
     if (e->role != MT_BACKUP && e->backup == MT_NO_PEER)
         atomic_fetch_sub(&t->unreplicated, 1);
@@ -73,13 +74,23 @@ struct mt_entry *mt_find(struct mtable *t, struct mt_shard *sh, const char *id, 
     return e;
 }
 
-/* Insert an entry owning blob (freed on failure); NULL when out of memory. */
+/* Reserve room for one entry when fewer than max are held. */
+bool mt_reserve(struct mtable *t, long max)
+{
+    if (atomic_fetch_add(&t->count, 1) < max)
+        return true;
+    atomic_fetch_sub(&t->count, 1);
+    return false;
+}
+
+/* Insert an entry owning blob, on a reservation; NULL when out of memory. */
 struct mt_entry *mt_insert(struct mtable *t, struct mt_shard *sh, const char *id,
                            enum mt_role role, unsigned char *blob, size_t len, int64_t now)
 {
     size_t idlen = strlen(id);
     struct mt_entry *e = calloc(1, sizeof *e + idlen + 1);
     if (!e) {
+        atomic_fetch_sub(&t->count, 1);
         free(blob);
         return NULL;
     }
@@ -91,6 +102,7 @@ struct mt_entry *mt_insert(struct mtable *t, struct mt_shard *sh, const char *id
     e->last_ms = now;
     HASH_ADD(hh, sh->head, id[0], idlen, e);
     if (e->add_failed) {
+        atomic_fetch_sub(&t->count, 1);
         free(blob);
         free(e);
         return NULL;

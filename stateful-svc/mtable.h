@@ -47,6 +47,7 @@ struct mt_shard {
 
 struct mtable {
     struct mt_shard shards[MT_SHARDS];
+    atomic_long count;            /* entries held or reserved (mt_reserve) */
     atomic_long owned, backups, unreplicated;
     atomic_llong bytes;           /* estimated heap bytes of every entry */
     int64_t ttl_ms;
@@ -64,7 +65,11 @@ struct mt_shard *mt_shard(struct mtable *t, const char *id);
 /* Find a live entry (an expired one is dropped); shard locked. */
 struct mt_entry *mt_find(struct mtable *t, struct mt_shard *sh, const char *id, int64_t now);
 
-/* Insert an entry owning blob (freed on failure); NULL when out of memory. */
+/* Reserve room for one entry when fewer than max are held; false when full. */
+bool mt_reserve(struct mtable *t, long max);
+
+/* Insert an entry owning blob, on a reservation (both given back on
+ * failure); NULL when out of memory. */
 struct mt_entry *mt_insert(struct mtable *t, struct mt_shard *sh, const char *id,
                            enum mt_role role, unsigned char *blob, size_t len, int64_t now);
 
