@@ -362,11 +362,13 @@ static void api_create(struct api *a, const struct http_req *req, struct http_re
         cart_free(&c.cart);
         return;
     }
-    if (c.req.idem.key[0])
-        idem_cart_id(a->tag, c.req.idem.key, c.req.id, sizeof c.req.id);
-    else if (!api_new_id(&c)) {
+    bool id_ok = c.req.idem.key[0]
+                 ? idem_cart_id(a->tag, c.req.idem.key, c.req.id, sizeof c.req.id) == 0
+                 : api_new_id(&c);
+    if (!id_ok) {
         cart_free(&c.cart);
-        return api_fail(r, API_E_INTERNAL, "no randomness for a cart id", NULL);
+        api_fail(r, API_E_INTERNAL, "no cart id could be made", NULL);
+        return;
     }
     api_call_run(&c);
 }
@@ -437,10 +439,12 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *r)
     struct route_match m;
     enum route_status rs = route_match(req->method, req->path, &m);
     r->route = m.kind;
-    if (req->framing != FRAME_OK)
-        return api_fail(r, frame_not_implemented(req->framing) ? API_E_NOT_IMPLEMENTED
-                                                               : API_E_BAD_REQUEST,
-                        frame_message(req->framing), NULL);
+    if (req->framing != FRAME_OK) { /* refused before its body; http closes the connection */
+        api_fail(r, frame_not_implemented(req->framing) ? API_E_NOT_IMPLEMENTED
+                                                        : API_E_BAD_REQUEST,
+                 frame_message(req->framing), NULL);
+        return;
+    }
     if (req->closing) /* shutting down: start nothing, the connection closes */
         return api_fail(r, API_E_DRAINING, "this instance is shutting down", NULL);
     switch (rs) {

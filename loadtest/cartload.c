@@ -58,7 +58,7 @@ static bool cartload_wait(struct worker *ws, int n, const struct opts *o, int64_
     int joined = 0;
     bool all = true;
     uint64_t last_done = 0;
-    int64_t last_t = t0, hard_end = t0 + (int64_t)((o->duration_s + o->timeout_ms / 1000.0 + 5) * 1e9);
+    int64_t last_t = t0, hard_end = t0 + (int64_t)((o->duration_s + 2 * o->timeout_ms / 1000.0 + 6) * 1e9);
     bool *gone = calloc((size_t)n, sizeof *gone);
     while (joined < n && gone) {
         struct timespec nap = {0, 100000000L};

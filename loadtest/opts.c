@@ -32,6 +32,8 @@ void opts_usage(FILE *f)
           "                         (timeout, 5xx, broken connection) is resynchronized\n"
           "                         with a GET instead of retried with the same key\n"
           "      --seed N           random seed (1)\n"
+          "      --verify           after the run, read every cart once: it must be\n"
+          "                         exactly the model (counted in mismatches)\n"
           "Output:\n"
           "      --label NAME       the run's name in the outputs\n"
           "      --json FILE        summary as JSON ('-': stdout)\n"
@@ -148,7 +150,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
         {"users", 1, 0, 'u'}, {"threads", 1, 0, 't'}, {"duration", 1, 0, 'd'},
         {"requests", 1, 0, 'n'}, {"rate", 1, 0, 'R'}, {"timeout", 1, 0, 'T'},
         {"scenario", 1, 0, 'S'}, {"path", 1, 0, 'P'}, {"mix", 1, 0, 'M'}, {"skus", 1, 0, 'K'},
-        {"max-qty", 1, 0, 'Q'}, {"max-items", 1, 0, 'I'}, {"by-id", 0, 0, 'B'}, {"no-keys", 0, 0, 'k'},
+        {"max-qty", 1, 0, 'Q'}, {"max-items", 1, 0, 'I'}, {"by-id", 0, 0, 'B'}, {"no-keys", 0, 0, 'k'}, {"verify", 0, 0, 'V'},
         {"seed", 1, 0, 's'}, {"label", 1, 0, 'L'}, {"json", 1, 0, 'J'}, {"csv", 1, 0, 'C'},
         {"spectrum", 1, 0, 'X'}, {"quiet", 0, 0, 'q'}, {"max-p99", 1, 0, 'p'},
         {"max-error-rate", 1, 0, 'e'}, {"max-mismatches", 1, 0, 'm'}, {"help", 0, 0, 'h'},
@@ -163,6 +165,7 @@ int opts_parse(struct opts *o, int argc, char **argv, char *err, size_t errlen)
         case 'q': o->quiet = true; break;
         case 'B': o->scen.by_id = true; break;
         case 'k': o->scen.keys = false; break;
+        case 'V': o->verify = true; break;
         case 'L': o->label = optarg; break;
         case 'J': o->json_path = optarg; break;
         case 'C': o->csv_path = optarg; break;

@@ -38,6 +38,7 @@ struct opts {
     double max_p99_ms;          /* < 0: no threshold */
     double max_error_rate;      /* < 0: no threshold */
     long long max_mismatches;   /* < 0: no threshold; default 0 */
+    bool verify;                /* read every cart after the run; it must be the model */
     bool quiet;                 /* no progress line and no human summary */
     bool progress;              /* a live progress line (stderr is a terminal) */
 };

@@ -84,6 +84,9 @@ void report_human(FILE *f, const struct opts *o, const struct stats *s, double e
     if (o->scen.keys)
         fprintf(f, "  retries     %llu sent again with their key, %llu answers replayed\n",
                 (unsigned long long)s->retries, (unsigned long long)s->replays);
+    if (o->verify)
+        fprintf(f, "  final read  %llu carts exact, %llu differ\n",
+                (unsigned long long)s->final_exact, (unsigned long long)s->final_differ);
     fprintf(f, "  status     ");
     for (int i = 0; i < STATS_STATUS_MAX; i++) {
         if (s->status[i] && i == 0)
@@ -131,6 +134,9 @@ static void report_json_counts(json_t *root, const struct opts *o, const struct 
                                                  "lost", (json_int_t)s->carts_lost));
     json_object_set_new(root, "idempotency", json_pack("{s:b,s:I,s:I}", "keys", o->scen.keys,
                         "retries", (json_int_t)s->retries, "replays", (json_int_t)s->replays));
+    if (o->verify)
+        json_object_set_new(root, "final", json_pack("{s:I,s:I}", "exact",
+                            (json_int_t)s->final_exact, "differ", (json_int_t)s->final_differ));
     int fails = report_verdict(o, s);
     json_object_set_new(root, "thresholds", json_pack("{s:b,s:b,s:b,s:b}", "passed", fails == 0,
                         "p99_failed", (fails & REPORT_FAIL_P99) != 0,

@@ -86,6 +86,8 @@ bool stats_merge(struct stats *dst, const struct stats *src)
     dst->connects += src->connects;
     dst->retries += src->retries;
     dst->replays += src->replays;
+    dst->final_exact += src->final_exact;
+    dst->final_differ += src->final_differ;
     for (int i = 0; i < src->n_examples; i++)
         stats_example(dst, src->examples[i]);
     for (int i = 0; i < src->nsec; i++) {
@@ -113,7 +115,8 @@ uint64_t stats_total(const struct stats *s)
 
 uint64_t stats_mismatches(const struct stats *s)
 {
-    return s->kinds[CHECK_LOST] + s->kinds[CHECK_STALE] + s->kinds[CHECK_MISDIRECTED];
+    return s->kinds[CHECK_LOST] + s->kinds[CHECK_STALE] + s->kinds[CHECK_MISDIRECTED] +
+           s->final_differ;
 }
 
 uint64_t stats_failures(const struct stats *s)

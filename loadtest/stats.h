@@ -36,6 +36,7 @@ struct stats {
     uint64_t connects;
     uint64_t retries;           /* changes sent again with the same key */
     uint64_t replays;           /* answers marked Idempotent-Replayed: true */
+    uint64_t final_exact, final_differ; /* --verify: carts read after the run */
     int nsec;
     struct stats_sec *sec;
     int n_examples;
@@ -63,7 +64,7 @@ bool stats_merge(struct stats *dst, const struct stats *src);
 /* Requests resolved (every kind). */
 uint64_t stats_total(const struct stats *s);
 
-/* Mismatches: lost + stale + misdirected. */
+/* Mismatches: lost + stale + misdirected, and carts that differ in the final read. */
 uint64_t stats_mismatches(const struct stats *s);
 
 /* Every kind but ok. */

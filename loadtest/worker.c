@@ -178,6 +178,11 @@ static void worker_fail(struct worker *w, int u, enum check_kind kind, int64_t n
     conn_close(&usr->conn);
     usr->in_flight = false;
     w->inflight--;
+    if (w->verifying) {
+        w->stats.final_differ++;
+        stats_example(&w->stats, "final read: no answer");
+        return;
+    }
     check_no_response(&usr->cart, &usr->req);
     worker_unknown(w, usr);
     if (kind == CHECK_TIMEOUT) {
@@ -194,6 +199,23 @@ static void worker_fail(struct worker *w, int u, enum check_kind kind, int64_t n
     worker_schedule(w, u, now, true);
 }
 
+/* The final read of user u's cart is in: it must be exactly the model. */
+static void worker_verified(struct worker *w, int u)
+{
+    struct worker_user *usr = &w->users[u];
+    struct conn_resp *r = &usr->conn.resp;
+    struct check_resp cr = {r->status, r->body ? r->body : "", r->body_len};
+    struct check_result res = check_response(&w->o->scen, &usr->cart, &usr->req, &cr);
+    if (res.kind == CHECK_OK) {
+        w->stats.final_exact++;
+    } else {
+        w->stats.final_differ++;
+        char detail[240];
+        snprintf(detail, sizeof detail, "final read: %s", res.detail);
+        stats_example(&w->stats, detail);
+    }
+}
+
 /* User u's answer is in: keep its cookies, judge it, count it, queue the next. */
 static void worker_done(struct worker *w, int u, int64_t now)
 {
@@ -201,6 +223,10 @@ static void worker_done(struct worker *w, int u, int64_t now)
     struct conn_resp *r = &usr->conn.resp;
     usr->in_flight = false;
     w->inflight--;
+    if (w->verifying) {
+        worker_verified(w, u);
+        return;
+    }
     for (int i = 0; i < r->n_cookies; i++)
         jar_set(&usr->jar, r->cookies[i]);
     struct check_resp cr = {r->status, r->body ? r->body : "", r->body_len};
@@ -319,6 +345,35 @@ static void worker_events(struct worker *w, struct epoll_event *evs, int n)
     }
 }
 
+/* After the run: read every cart whose state the model knows for sure, once,
+ * and count those that are exactly the model (bounded by the timeout). */
+static void worker_verify(struct worker *w)
+{
+    struct epoll_event evs[WORKER_EVENTS];
+    char cookie[JAR_MAX * (JAR_NAME_MAX + JAR_VALUE_MAX + 2)];
+    w->verifying = true;
+    int64_t now = worker_now_ns(), end = now + (int64_t)w->o->timeout_ms * 1000000LL;
+    for (int u = 0; u < w->count; u++) {
+        struct worker_user *usr = &w->users[u];
+        if (!usr->cart.exists || usr->cart.unsure || usr->cart.retry)
+            continue;
+        memset(&usr->req, 0, sizeof usr->req);
+        usr->req.op = SCEN_GET;
+        jar_header(&usr->jar, cookie, sizeof cookie);
+        size_t len = scen_format(&w->o->scen, &usr->cart, &usr->req, w->o->host, cookie,
+                                 usr->conn.wbuf, sizeof usr->conn.wbuf);
+        usr->in_flight = true;
+        usr->deadline_ns = end;
+        w->inflight++;
+        if (len == 0 || conn_send(&usr->conn, &w->o->addr, len) == CONN_FAIL)
+            worker_fail(w, u, CHECK_ERROR, now);
+    }
+    while (w->inflight > 0 && (now = worker_now_ns()) < end + WORKER_SCAN_NS) {
+        worker_timeouts(w, now);
+        worker_events(w, evs, worker_wait(w, evs, WORKER_SCAN_NS));
+    }
+}
+
 void *worker_run(void *arg)
 {
     struct worker *w = arg;
@@ -353,8 +408,10 @@ void *worker_run(void *arg)
             wait = end - now;
         worker_events(w, evs, worker_wait(w, evs, wait));
     }
+    w->end_ns = worker_now_ns();
+    if (w->o->verify && !atomic_load(w->stop))
+        worker_verify(w);
     for (int u = 0; u < w->count; u++)
         w->stats.connects += w->users[u].conn.connects;
-    w->end_ns = worker_now_ns();
     return NULL;
 }

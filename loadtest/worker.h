@@ -7,7 +7,9 @@
  * latency counts from that intended time even when the previous answer came
  * late. New requests stop at the duration (or the request quota); requests in
  * flight then finish or time out, so a run ends within duration + timeout.
- * After a transport failure a user waits 10 ms before sending again.
+ * After a transport failure a user waits 10 ms before sending again. With
+ * --verify, each user then reads its cart once more, which must be exactly
+ * its model (carts whose last change had an unknown outcome are left out).
  *
  * Thread-safe in this sense: each worker is run by exactly one thread; the
  * shared stop flag and the live counters in stats are atomics. */
@@ -43,6 +45,7 @@ struct worker {
     uint64_t issued;
     int inflight;
     int64_t period_ns;          /* open model: a user's interval */
+    bool verifying;             /* the final read of every cart (opts.verify) */
 };
 
 /* Nanoseconds on CLOCK_MONOTONIC. */

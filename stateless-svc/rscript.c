@@ -10,17 +10,25 @@
 #include "wire.h"
 
 /* What every keyed script starts with: KEYS cart and record, ARGV ttl, key,
- * fingerprint, entries kept. remembered() gives the reply for a remembered
- * key (nil when there is none); remember() stores the key with the cart's
- * HGETALL after the change (a record entry is "<fingerprint> <fields joined
- * by newlines>", in a ring of slots o:<n mod keep>). */
+ * fingerprint, slots kept. The record rings its entries by the version a
+ * change made: slot "o:<version mod keep>" = "<key> <fingerprint> <the cart's
+ * fields after the change, joined by newlines>", and "k:<key>" = its slot;
+ * so the keys of the last `keep` changes are remembered. remembered(v) looks
+ * the key up (v: the version a change would make; nil when not remembered)
+ * and reads the slot v would take; remember() fills that slot, dropping the
+ * key it held. */
 #define RS_PRELUDE \
     "local k, ik, ttl, key, fp = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]\n" \
-    "local function remembered()\n" \
+    "local slot, old\n" \
+    "local function remembered(v)\n" \
     "  if key == '' then return nil end\n" \
-    "  local e = redis.call('HGET', ik, 'k:' .. key)\n" \
-    "  if not e then return nil end\n" \
-    "  local efp, snap = string.match(e, '^(%d+) (.*)$')\n" \
+    "  slot = v % tonumber(ARGV[4])\n" \
+    "  local got = redis.call('HMGET', ik, 'k:' .. key, 'o:' .. slot)\n" \
+    "  old = got[2]\n" \
+    "  if not got[1] then return nil end\n" \
+    "  local e = redis.call('HGET', ik, 'o:' .. got[1]) or ''\n" \
+    "  local ekey, efp, snap = string.match(e, '^(%S+) (%d+) (.*)$')\n" \
+    "  if ekey ~= key then return nil end\n" \
     "  if efp ~= fp then return {'rej', 'idempotency_key_reused'} end\n" \
     "  redis.call('EXPIRE', k, ttl)\n" \
     "  redis.call('EXPIRE', ik, ttl)\n" \
@@ -30,12 +38,11 @@
     "end\n" \
     "local function remember(all)\n" \
     "  if key ~= '' then\n" \
-    "    local n = redis.call('HINCRBY', ik, 'n', 1)\n" \
-    "    local slot = 'o:' .. (n % tonumber(ARGV[4]))\n" \
-    "    local old = redis.call('HGET', ik, slot)\n" \
-    "    if old then redis.call('HDEL', ik, 'k:' .. old) end\n" \
-    "    redis.call('HSET', ik, slot, key, 'k:' .. key, fp .. ' ' .. table.concat(all, '\\n'))\n" \
-    "  else redis.call('HSETNX', ik, 'n', '0') end\n" \
+    "    local okey = old and string.match(old, '^(%S+) ')\n" \
+    "    if okey then redis.call('HDEL', ik, 'k:' .. okey) end\n" \
+    "    redis.call('HSET', ik, 'o:' .. slot, key .. ' ' .. fp .. ' ' .. table.concat(all, '\\n'),\n" \
+    "               'k:' .. key, slot)\n" \
+    "  else redis.call('HSETNX', ik, 'm', '1') end\n" \
     "  redis.call('EXPIRE', ik, ttl)\n" \
     "end\n"
 
@@ -45,7 +52,8 @@
 static const char *const rscript_texts[RSCRIPT_COUNT] = {
     [RSCRIPT_CREATE] = /* ARGV: ttl, key, fp, keep */
     RS_PRELUDE
-    "if redis.call('EXISTS', k) == 1 then return remembered() or {'rej', 'exists'} end\n"
+    "if redis.call('EXISTS', k) == 1 then return remembered(0) or {'rej', 'exists'} end\n"
+    "slot = 0\n"
     "redis.call('HSET', k, 'v', '0')\n"
     "redis.call('EXPIRE', k, ttl)\n"
     "local all = redis.call('HGETALL', k)\n"
@@ -59,7 +67,7 @@ static const char *const rscript_texts[RSCRIPT_COUNT] = {
     [RSCRIPT_DEL] = /* ARGV: ttl, key, fp, keep, if_match ('' for none) */
     RS_PRELUDE
     "if redis.call('EXISTS', k) == 0 then return {'rej', 'not_found'} end\n"
-    "local again = remembered()\n"
+    "local again = remembered(0)\n"
     "if again then return again end\n"
     "if ARGV[5] ~= '' and redis.call('HGET', k, 'v') ~= ARGV[5] then\n"
     "  return {'rej', 'version_conflict'} end\n"
@@ -81,11 +89,12 @@ static const char *const rscript_texts[RSCRIPT_COUNT] = {
     "  int(ARGV[12]), int(ARGV[13])\n"
     "local price = nil\n"
     "if ARGV[9] ~= '' then price = int(ARGV[9]) end\n"
-    "if redis.call('EXISTS', k) == 0 then return rej('not_found') end\n"
-    "local again = remembered()\n"
+    "local v = redis.call('HGET', k, 'v')\n"
+    "if not v then return rej('not_found') end\n"
+    "local nv = tonumber(v) + 1\n"
+    "local again = remembered(nv)\n"
     "if again then return again end\n"
-    "if ARGV[10] ~= '' and redis.call('HGET', k, 'v') ~= ARGV[10] then\n"
-    "  return rej('version_conflict') end\n"
+    "if ARGV[10] ~= '' and v ~= ARGV[10] then return rej('version_conflict') end\n"
     "if #sku > smax or not string.match(sku, '^[%w%._%-]+$') then return rej('invalid_sku') end\n"
     "if price and (price < 0 or price > pmax) then return rej('price_out_of_range') end\n"
     "local f = 's:' .. sku\n"
@@ -112,9 +121,8 @@ static const char *const rscript_texts[RSCRIPT_COUNT] = {
     "  if not price then return rej('price_required') end\n"
     "  if redis.call('HLEN', k) - 1 >= maxi then return rej('cart_full') end\n"
     "end\n"
-    "if nq == 0 then redis.call('HDEL', k, f)\n"
-    "else redis.call('HSET', k, f, nq .. ' ' .. (price or oldp)) end\n"
-    "redis.call('HINCRBY', k, 'v', 1)\n"
+    "if nq == 0 then redis.call('HDEL', k, f) redis.call('HSET', k, 'v', nv)\n"
+    "else redis.call('HSET', k, f, nq .. ' ' .. (price or oldp), 'v', nv) end\n"
     "redis.call('EXPIRE', k, ttl)\n"
     "local all = redis.call('HGETALL', k)\n"
     "remember(all)\n"

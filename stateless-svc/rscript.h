@@ -4,9 +4,10 @@
  *
  * Every script works on two keys: "cart:{<id>}", a hash with field "v"
  * (version) and one field "s:<sku>" = "<qty> <price>" per line, and
- * "idem:{<id>}", the cart's idempotency record (a hash: "n" counts the keys
- * remembered, "o:<slot>" names the key in each of IDEM_KEEP slots, and
- * "k:<key>" holds its fingerprint and the cart as it was after that change).
+ * "idem:{<id>}", the cart's idempotency record (a hash of IDEM_KEEP slots by
+ * the version a change made, "o:<version mod IDEM_KEEP>" = "<key>
+ * <fingerprint> <the cart's fields after that change>", and "k:<key>" = its
+ * slot: the keys of the last IDEM_KEEP changes).
  * Both keys are made, renewed and deleted together, so every cart is two keys.
  * Scripts reply {"ok", <flat HGETALL or {}>}, {"rej", <reason>}, or for a
  * remembered key {"replay", <flat HGETALL as it was then>}. The script texts are
