@@ -105,6 +105,7 @@ void api_store_fail(struct http_resp *r, enum store_status st, enum cart_status 
     enum api_error e = st == STORE_NOT_FOUND ? API_E_CART_NOT_FOUND
                      : st == STORE_REJECTED ? api_from_cart(cst)
                      : st == STORE_CAPACITY ? API_E_CAPACITY
+                     : st == STORE_DRAINING ? API_E_DRAINING
                      : st == STORE_KEY_REUSED ? API_E_IDEMPOTENCY_KEY_REUSED
                      : st == STORE_UNAVAILABLE ? API_E_STORE_UNAVAILABLE : API_E_INTERNAL;
     const char *msg = st == STORE_REJECTED && cst == CART_PRICE_REQUIRED
@@ -149,7 +150,7 @@ static bool api_body_ok(const struct http_req *req, struct http_resp *r)
     return true;
 }
 
-/* Resolve the cart id (path or cookie) and check that this instance owns it. */
+/* Resolve the cart id (path or cookie); who owns it is the store's business. */
 static bool api_resolve_id(struct api *a, const struct http_req *req, struct route_match *m,
                            struct http_resp *r)
 {
@@ -161,24 +162,16 @@ static bool api_resolve_id(struct api *a, const struct http_req *req, struct rou
         }
         snprintf(m->id, sizeof m->id, "%s", ck);
     }
-    if (!a->tag[0])
-        return true;
-    char tag[ID_TAG_MAX + 1];
-    if (!id_tag_of(m->id, tag, sizeof tag)) {
-        api_fail(r, API_E_CART_NOT_FOUND, NULL, NULL);
-        return false;
-    }
-    if (!strcmp(tag, a->tag))
-        return true;
-    if (peer_owner(a->peers, tag) == PEER_GONE) {
-        api_fail(r, API_E_CART_NOT_FOUND, "the instance that held this cart is gone", NULL);
-        return false;
-    }
-    char msg[96];
-    snprintf(msg, sizeof msg, "this cart is held by instance tag '%s'", tag);
-    api_fail(r, API_E_MISDIRECTED, msg, tag);
-    return false;
+    return true;
 }
+
+/* Where a call stands between the handler, the store and the suspension. */
+enum api_phase {
+    CALL_RUNNING = 0,             /* submitted from the handler, not yet answered */
+    CALL_WAITING,                 /* the handler returned; the connection is being suspended */
+    CALL_SUSPENDED,               /* suspended: whoever completes resumes */
+    CALL_DONE                     /* the store completed the call */
+};
 
 /* One store call of a request, and what answering it needs. */
 struct api_call {
@@ -188,6 +181,7 @@ struct api_call {
     struct cart cart;
     bool cookie;                  /* refresh (on delete: clear) the session cookie */
     int tries;                    /* create: ids tried */
+    _Atomic int phase;            /* enum api_phase */
 };
 
 /* Answer with the stored first answer of a remembered key (the body moves to r). */
@@ -230,6 +224,10 @@ static bool api_call_answer(struct api_call *c)
         q->st = STORE_KEY_REUSED;  /* the key's cart lives on, but forgot the key */
     if (q->st == STORE_OK && q->idem.replayed) {
         api_replay(c);
+    } else if (q->st == STORE_MISDIRECTED) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "this cart is held by instance tag '%s'", q->owner);
+        api_fail(r, API_E_MISDIRECTED, msg, q->owner);
     } else if (q->st != STORE_OK) {
         api_store_fail(r, q->st, q->cst, q->err);
     } else if (q->op == STORE_OP_DEL) {
@@ -247,51 +245,74 @@ static bool api_call_answer(struct api_call *c)
     return false;
 }
 
-/* store_req.done of a deferred call: answer, resume the connection, free the call. */
-static void api_call_done(struct store_req *q)
+/* Hand the call to the store in phase ph. */
+static void api_call_submit(struct api_call *c, enum api_phase ph)
 {
-    struct api_call *c = q->ud;
-    if (api_call_answer(c)) {
-        c->a->store.ops->submit(c->a->store.self, q);
-        return;
-    }
-    cart_free(&c->cart);
-    idem_answer_free(&c->req.idem.ans);
-    http_resume(c->resp);
-    free(c);
-}
-
-/* http_resp.defer: the connection waits now; hand the call to the store. */
-static void api_call_start(void *arg)
-{
-    struct api_call *c = arg;
+    atomic_store(&c->phase, ph);
     c->a->store.ops->submit(c->a->store.self, &c->req);
 }
 
-/* Run a prepared call: at once on a store that does not wait on I/O, else
- * deferred, so that no pool thread waits on the store. */
+/* Answer a call whose connection is suspended, resume it and free the call. */
+static void api_call_finish(struct api_call *c)
+{
+    if (api_call_answer(c)) {
+        api_call_submit(c, CALL_SUSPENDED);
+        return;
+    }
+    struct http_resp *r = c->resp;
+    cart_free(&c->cart);
+    idem_answer_free(&c->req.idem.ans);
+    free(c);
+    http_resume(r);
+}
+
+/* store_req.done: the first of the store and the suspension to finish
+ * leaves the answer to the other; a suspended connection is resumed here. */
+static void api_call_done(struct store_req *q)
+{
+    struct api_call *c = q->ud;
+    if (atomic_exchange(&c->phase, CALL_DONE) == CALL_SUSPENDED)
+        api_call_finish(c);
+}
+
+/* http_resp.defer: the connection is suspended now. */
+static void api_call_suspended(void *arg)
+{
+    struct api_call *c = arg;
+    int ph = CALL_WAITING;
+    if (!atomic_compare_exchange_strong(&c->phase, &ph, CALL_SUSPENDED))
+        api_call_finish(c); /* completed meanwhile */
+}
+
+/* Run a prepared call: answered at once when the store completes it inline,
+ * else deferred, so that no pool thread waits on the store. */
 static void api_call_run(struct api_call *proto)
 {
     struct http_resp *r = proto->resp;
-    if (!proto->a->store.ops->submit) {
-        do
-            store_exec(&proto->a->store, &proto->req);
-        while (api_call_answer(proto));
-        cart_free(&proto->cart);
-        idem_answer_free(&proto->req.idem.ans);
-        return;
-    }
     struct api_call *c = malloc(sizeof *c);
     if (!c) {
         cart_free(&proto->cart);
-        return api_fail(r, API_E_INTERNAL, "out of memory", NULL);
+        api_fail(r, API_E_INTERNAL, "out of memory", NULL);
+        return;
     }
-    *c = *proto;
+    memcpy(c, proto, sizeof *c);
     c->req.out = c->req.op == STORE_OP_DEL ? NULL : &c->cart;
     c->req.ud = c;
     c->req.done = api_call_done;
-    r->defer = api_call_start;
-    r->defer_arg = c;
+    for (;;) {
+        api_call_submit(c, CALL_RUNNING);
+        int ph = CALL_RUNNING;
+        if (atomic_compare_exchange_strong(&c->phase, &ph, CALL_WAITING)) {
+            r->defer = api_call_suspended;
+            r->defer_arg = c;
+            return;
+        }
+        if (!api_call_answer(c))
+            break;
+    }
+    cart_free(&c->cart);
+    idem_answer_free(&c->req.idem.ans);
+    free(c);
 }
 
 /* Start a call of op on cart id (an empty one for create). */
@@ -336,10 +357,10 @@ static void api_create(struct api *a, const struct http_req *req, struct http_re
     if (!api_body_ok(req, r))
         return;
     enum wire_status ws = wire_parse_create(req->body, req->body_len, err, sizeof err);
-    if (ws != WIRE_OK)
-        return api_fail(r, api_from_wire(ws), err, NULL);
-    if (a->tag[0] && atomic_load(&a->draining))
-        return api_fail(r, API_E_DRAINING, NULL, NULL);
+    if (ws != WIRE_OK) {
+        api_fail(r, api_from_wire(ws), err, NULL);
+        return;
+    }
     struct api_call c;
     api_call_init(&c, a, r, STORE_OP_CREATE, "", true);
     if (!api_idem(req, "/carts", API_CREATE_KEY_MIN, &c.req.idem, r)) {
@@ -393,8 +414,10 @@ static void api_cart_op(struct api *a, const struct http_req *req, struct route_
     int64_t im = -1;
     if (!api_resolve_id(a, req, m, r))
         return;
-    if (m->action == ACT_DELETE && !wire_if_match(req->if_match, &im))
-        return api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
+    if (m->action == ACT_DELETE && !wire_if_match(req->if_match, &im)) {
+        api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
+        return;
+    }
     if (m->action != ACT_GET && m->action != ACT_DELETE && !api_decode_change(req, m, &chg, r))
         return;
     enum store_op op = m->action == ACT_GET ? STORE_OP_GET
@@ -429,35 +452,39 @@ void api_handle(void *ud, const struct http_req *req, struct http_resp *r)
                  frame_message(req->framing), NULL);
         return;
     }
-    if (req->closing) /* shutting down: start nothing, the connection closes */
-        return api_fail(r, API_E_DRAINING, "this instance is shutting down", NULL);
+    if (req->closing) { /* shutting down: start nothing, the connection closes */
+        api_fail(r, API_E_DRAINING, "this instance is shutting down", NULL);
+        return;
+    }
     switch (rs) {
     case ROUTE_OK: break;
     case ROUTE_BAD_METHOD:
         snprintf(r->allow, sizeof r->allow, "%s", m.allow);
-        return api_fail(r, API_E_METHOD_NOT_ALLOWED, NULL, NULL);
-    case ROUTE_BAD_ID: return api_fail(r, API_E_CART_NOT_FOUND, NULL, NULL);
-    case ROUTE_BAD_SKU: return api_fail(r, API_E_INVALID_SKU, NULL, NULL);
-    default: return api_fail(r, API_E_NO_ROUTE, NULL, NULL);
+        api_fail(r, API_E_METHOD_NOT_ALLOWED, NULL, NULL);
+        return;
+    case ROUTE_BAD_ID: api_fail(r, API_E_CART_NOT_FOUND, NULL, NULL); return;
+    case ROUTE_BAD_SKU: api_fail(r, API_E_INVALID_SKU, NULL, NULL); return;
+    default: api_fail(r, API_E_NO_ROUTE, NULL, NULL); return;
     }
     switch (m.action) {
-    case ACT_HEALTHZ: return probe_healthz(r);
-    case ACT_READYZ: return probe_readyz(a, r);
-    case ACT_METRICS: return probe_metrics(a, r);
-    case ACT_INFO: return probe_info(a, r);
-    case ACT_CREATE: return api_create(a, req, r);
-    default: return api_cart_op(a, req, &m, r);
+    case ACT_HEALTHZ: probe_healthz(r); return;
+    case ACT_READYZ: probe_readyz(a, r); return;
+    case ACT_METRICS: probe_metrics(a, r); return;
+    case ACT_INFO: probe_info(a, r); return;
+    case ACT_CREATE: api_create(a, req, r); return;
+    default: api_cart_op(a, req, &m, r); return;
     }
 }
 
-void api_init(struct api *a, const struct cfg *cfg, struct store store, const char *service)
+/* Prepare an api over a store. */
+void api_init(struct api *a, const struct cfg *cfg, struct store store, const char *service,
+              const char *tag)
 {
     memset(a, 0, sizeof *a);
     a->cfg = cfg;
     a->store = store;
     a->service = service;
-    if (cfg->kind == CFG_STATEFUL)
-        id_tag_from_instance(cfg->instance_id, a->tag, sizeof a->tag);
+    snprintf(a->tag, sizeof a->tag, "%s", tag ? tag : "");
     atomic_init(&a->draining, false);
 }
 

@@ -12,7 +12,6 @@
 #include "cfg.h"
 #include "http.h"
 #include "id.h"
-#include "peer.h"
 #include "route.h"
 #include "store.h"
 
@@ -31,14 +30,15 @@ enum api_error {
 struct api {
     const struct cfg *cfg;
     struct store store;
-    char tag[ID_TAG_MAX + 1];     /* stateful: this instance's id tag; "" stateless */
+    char tag[ID_TAG_MAX + 1];     /* the prefix of new cart ids ("" for none) */
     const char *service;          /* "stateful-svc" or "stateless-svc" */
-    struct peer_set *peers;       /* stateful with PEERS: who is alive; else NULL */
     atomic_bool draining;
 };
 
-/* Prepare an api over a store; the store stays owned by the caller. */
-void api_init(struct api *a, const struct cfg *cfg, struct store store, const char *service);
+/* Prepare an api over a store (owned by the caller); tag: the prefix of the
+ * cart ids it creates ("" for none). */
+void api_init(struct api *a, const struct cfg *cfg, struct store store, const char *service,
+              const char *tag);
 
 /* The http_handler: route req, run it against the store, fill resp. */
 void api_handle(void *ud, const struct http_req *req, struct http_resp *resp);

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS, T_PATH };
+enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS, T_PATH, T_REPL, T_STS };
 
-#define K_FUL (1u << CFG_STATEFUL)
-#define K_LESS (1u << CFG_STATELESS)
-#define K_BOTH (K_FUL | K_LESS)
+#define K_FUL CFG_G_MEMORY
+#define K_LESS CFG_G_REDIS
+#define K_BOTH 0u                 /* every service */
 
 /* One setting: its variable, its flag, how to check it and where it goes. */
 struct opt {
@@ -25,21 +25,19 @@ struct opt {
     enum opt_type type;
     long min, max;           /* for T_INT and T_LONG */
     size_t off;              /* of the field in struct cfg */
-    unsigned kinds;          /* the services --help lists it for */
+    unsigned kinds;          /* the option group (CFG_G_*) --help lists it for; 0: every service */
     const char *metavar;
     const char *help;
-    const char *def;         /* the default; "none", "online cores", "host name": computed */
+    const char *def;         /* the default; "none", "online cores", "host name": computed;
+                              * NULL: the profile's port */
 };
 
 #define F(field) offsetof(struct cfg, field)
 
-/* A variable may have a row per kind (PORT): the row of the service's kind is
- * used; a row for the other kind only is still accepted, as in both --help lists. */
+/* Every service takes every row; --help lists the rows of its groups. */
 static const struct opt opts[] = {
-    { "PORT", "port", T_INT, 1, 65535, F(port), K_FUL, "N",
-      "TCP port to listen on", "8080" },
-    { "PORT", "port", T_INT, 1, 65535, F(port), K_LESS, "N",
-      "TCP port to listen on", "8081" },
+    { "PORT", "port", T_INT, 1, 65535, F(port), K_BOTH, "N",
+      "TCP port to listen on", NULL },
     { "LISTEN_ADDR", "listen-addr", T_ADDR, 0, 0, F(listen_addr), K_BOTH, "ADDR",
       "IPv4 or IPv6 address to listen on", "127.0.0.1" },
     { "THREADS", "threads", T_INT, 1, 256, F(threads), K_BOTH, "N",
@@ -70,7 +68,19 @@ static const struct opt opts[] = {
     { "IDLE_TIMEOUT_SECONDS", "idle-timeout-seconds", T_INT, 1, 3600, F(idle_timeout), K_BOTH,
       "N", "close a connection idle this long", "30" },
     { "PEERS", "peers", T_PEERS, 0, 0, F(peers), K_FUL, "LIST",
-      "host:port,... of all replicas; then a dead replica's cart gets 404, not 421", "none" },
+      "host:port,... of all replicas (this one included): replication and takeover", "none" },
+    { "PEERS_STATEFULSET", "peers-statefulset", T_STS, 0, 0, F(peers_statefulset), K_FUL,
+      "SVC:PORT:N", "instead of PEERS: the pods <set>-0..N-1.SVC:PORT of this pod's StatefulSet",
+      "none" },
+    { "REPLICATION", "replication", T_REPL, 0, 0, F(replication), K_FUL, "MODE",
+      "with PEERS: sync (a change waits for the backup's ack), async or off", "sync" },
+    { "REPL_PORT_OFFSET", "repl-port-offset", T_INT, 1, 64535, F(repl_port_offset), K_FUL, "N",
+      "replication listens on PORT + N (and reaches a peer at its port + N)", "1000" },
+    { "REPL_TIMEOUT_MS", "repl-timeout-ms", T_INT, 10, 60000, F(repl_timeout_ms), K_FUL, "MS",
+      "a peer that leaves a request unanswered this long counts as dead", "2000" },
+    { "MAX_MEMORY", "max-memory", T_LONG, 0, 1L << 50, F(max_memory), K_FUL, "BYTES",
+      "bytes of owned and backup carts at most (when full, new carts get 503; 0 = no limit)",
+      "0" },
     { "REDIS_SENTINELS", "redis-sentinels", T_PEERS, 0, 0, F(redis_sentinels), K_LESS, "LIST",
       "host:port,... of Redis Sentinels; then REDIS_URL gives only the password and db", "none" },
     { "REDIS_MASTER_NAME", "redis-master-name", T_ID, 0, 0, F(redis_master_name), K_LESS, "NAME",
@@ -255,6 +265,23 @@ static void default_instance(char *out, size_t outlen)
     snprintf(out, outlen, "%.63s", host);
 }
 
+/* The replication settings (stateful): REPLICATION and PEERS_STATEFULSET. */
+static int cfg_apply_text(struct cfg *c, const struct opt *o, const char *v, const char *who,
+                          char *err, size_t errlen)
+{
+    char *field = (char *)c + o->off;
+    if (o->type == T_REPL) {
+        if (strcmp(v, "sync") && strcmp(v, "async") && strcmp(v, "off"))
+            return util_seterr(err, errlen, "%s: '%s' is not one of sync, async, off", who, v);
+        snprintf(field, sizeof c->replication, "%s", v);
+        return 0;
+    }
+    if (strlen(v) >= sizeof c->peers_statefulset || strchr(v, ':') == NULL)
+        return util_seterr(err, errlen, "%s: '%s' is not service:port:count", who, v);
+    snprintf(field, sizeof c->peers_statefulset, "%s", v);
+    return 0;
+}
+
 /* Check value v of setting o and store it in c; who names the variable (and flag). */
 static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const char *who,
                      char *err, size_t errlen)
@@ -308,6 +335,9 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
             return util_seterr(err, errlen, "%s: not a host:port,... list: %s", who, why);
         break;
     }
+    case T_REPL:
+    case T_STS:
+        return cfg_apply_text(c, o, v, who, err, errlen);
     case T_PATH:
         if (v[0] == '\0' || strlen(v) >= sizeof c->redis_password_file)
             return util_seterr(err, errlen, "%s: empty or longer than %zu bytes", who,
@@ -322,28 +352,17 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
     return 0;
 }
 
-/* True when row i serves this kind: its own row, or the only row of its variable. */
-static bool opt_used(size_t i, enum cfg_kind kind)
-{
-    if (opts[i].kinds & (1u << kind))
-        return true;
-    for (size_t j = 0; j < N_OPTS; j++)
-        if (j != i && strcmp(opts[j].env, opts[i].env) == 0 && (opts[j].kinds & (1u << kind)))
-            return false;
-    return true;
-}
-
-/* Fill c with the defaults for this kind: the table's values, then the computed ones. */
-static int cfg_defaults(struct cfg *c, enum cfg_kind kind, char *err, size_t errlen)
+/* Fill c with the defaults of profile p: the table's values, then the computed ones. */
+static int cfg_defaults(struct cfg *c, const struct cfg_profile *p, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
-    c->kind = kind;
+    c->port = p->default_port;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->threads = cores < 1 ? 1 : cores > 256 ? 256 : (int)cores;
     default_instance(c->instance_id, sizeof c->instance_id);
     for (size_t i = 0; i < N_OPTS; i++) {
         const char *d = opts[i].def;
-        if (!opt_used(i, kind) || !strcmp(d, "none") || !strcmp(d, "online cores") ||
+        if (!d || !strcmp(d, "none") || !strcmp(d, "online cores") ||
             !strcmp(d, "host name"))
             continue;
         if (cfg_apply(c, &opts[i], d, opts[i].env, err, errlen) != 0)
@@ -375,13 +394,12 @@ static enum cfg_status bad_arg(const char *tok, char *err, size_t errlen)
     return CFG_ERROR;
 }
 
-/* Fill lo, getopt_long's table, from the rows this kind uses; lo has N_OPTS + 3 places. */
-static void long_opts(struct option *lo, enum cfg_kind kind)
+/* Fill lo, getopt_long's table, from the rows; lo has N_OPTS + 3 places. */
+static void long_opts(struct option *lo)
 {
     size_t n = 0;
     for (size_t i = 0; i < N_OPTS; i++)
-        if (opt_used(i, kind))
-            lo[n++] = (struct option){ opts[i].flag, required_argument, NULL, OPT_VAL0 + (int)i };
+        lo[n++] = (struct option){ opts[i].flag, required_argument, NULL, OPT_VAL0 + (int)i };
     lo[n++] = (struct option){ "help", no_argument, NULL, 'h' };
     lo[n++] = (struct option){ "version", no_argument, NULL, 'V' };
     lo[n] = (struct option){ NULL, 0, NULL, 0 };
@@ -389,11 +407,11 @@ static void long_opts(struct option *lo, enum cfg_kind kind)
 
 /* Walk argv with getopt_long, recording each flag's value in vals; stops at
  * --help or --version, and at the first argument that is no option. */
-static enum cfg_status scan_args(enum cfg_kind kind, int argc, char **argv, const char **vals,
+static enum cfg_status scan_args(int argc, char **argv, const char **vals,
                                  char *err, size_t errlen)
 {
     struct option lo[N_OPTS + 3];
-    long_opts(lo, kind);
+    long_opts(lo);
     optind = 0;                /* glibc: start afresh */
     int at = 1;
     for (;;) {
@@ -422,19 +440,19 @@ static enum cfg_status scan_args(enum cfg_kind kind, int argc, char **argv, cons
 }
 
 /* Fill c from defaults, then the environment, then argv; err names the culprit. */
-enum cfg_status cfg_load(struct cfg *c, enum cfg_kind kind, int argc, char **argv,
+enum cfg_status cfg_load(struct cfg *c, const struct cfg_profile *p, int argc, char **argv,
                          char *err, size_t errlen)
 {
     const char *vals[N_OPTS] = { 0 };
     if (err && errlen)
         err[0] = '\0';
-    if (cfg_defaults(c, kind, err, errlen) != 0)
+    if (cfg_defaults(c, p, err, errlen) != 0)
         return CFG_ERROR;
-    enum cfg_status st = scan_args(kind, argc, argv, vals, err, errlen);
+    enum cfg_status st = scan_args(argc, argv, vals, err, errlen);
     if (st != CFG_OK)
         return st;
     for (size_t i = 0; i < N_OPTS; i++) {
-        const char *v = vals[i] ? vals[i] : opt_used(i, kind) ? getenv(opts[i].env) : NULL;
+        const char *v = vals[i] ? vals[i] : getenv(opts[i].env);
         if (!v)
             continue;
         char who[96];
@@ -448,18 +466,16 @@ enum cfg_status cfg_load(struct cfg *c, enum cfg_kind kind, int argc, char **arg
     return CFG_OK;
 }
 
-/* Print --help text for this kind to stdout. */
-void cfg_usage(enum cfg_kind kind, const char *prog)
+/* Print --help text for this profile to stdout. */
+void cfg_usage(const struct cfg_profile *p)
 {
-    printf("Usage: %s [options]\n\n", prog ? prog : "cartpair");
-    printf("%s\n\n", kind == CFG_STATEFUL
-           ? "The shopping-cart API, carts kept in process memory (route carts stickily)."
-           : "The shopping-cart API, carts kept in Redis (any instance serves any cart).");
+    printf("Usage: %s [options]\n\n", p->name ? p->name : "cartpair");
+    printf("%s\n\n", p->summary ? p->summary : "The shopping-cart API.");
     printf("Every option is also an environment variable, named on the right;\n"
            "an option given on the command line wins over the variable.\n\nOptions:\n");
     for (size_t i = 0; i < N_OPTS; i++) {
         const struct opt *o = &opts[i];
-        if (!(o->kinds & (1u << kind)))
+        if (o->kinds && !(o->kinds & p->groups))
             continue;
         char lhs[64];
         snprintf(lhs, sizeof lhs, "--%s %s", o->flag, o->metavar);
@@ -467,7 +483,10 @@ void cfg_usage(enum cfg_kind kind, const char *prog)
         printf("        %s", o->help);
         if (o->type == T_INT || o->type == T_LONG)
             printf(", %ld..%ld", o->min, o->max);
-        printf(" (default: %s)\n", o->def);
+        if (o->def)
+            printf(" (default: %s)\n", o->def);
+        else
+            printf(" (default: %d)\n", p->default_port);
     }
     printf("  -h, --help\n        print this help and exit\n");
     printf("  -V, --version\n        print the version and exit\n");

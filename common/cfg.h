@@ -12,13 +12,23 @@
 
 #include "log.h"
 
-enum cfg_kind { CFG_STATEFUL, CFG_STATELESS };
+/* Option groups a service takes (cfg_profile.groups); the common ones always. */
+#define CFG_G_MEMORY 1u       /* carts in memory: MAX_CARTS, MAX_MEMORY, PEERS, replication */
+#define CFG_G_REDIS 2u        /* carts in Redis: REDIS_URL, REDIS_TIMEOUT_MS, Sentinel */
+
+/* What a service's main passes in: its name and defaults, and the option
+ * groups it takes (listed by --help). cfg knows no service beyond this. */
+struct cfg_profile {
+    const char *name;         /* the program, for --help */
+    const char *summary;      /* --help's first line */
+    int default_port;
+    unsigned groups;          /* CFG_G_* */
+};
 
 enum cfg_status { CFG_OK = 0, CFG_HELP, CFG_VERSION, CFG_ERROR };
 
 struct cfg {
-    enum cfg_kind kind;
-    int port;                 /* PORT, 1..65535 (default 8080 stateful, 8081 stateless) */
+    int port;                 /* PORT, 1..65535 (default: the profile's) */
     char listen_addr[64];     /* LISTEN_ADDR, an IPv4 or IPv6 literal (default 127.0.0.1) */
     int threads;              /* THREADS, 1..256 (default: online cores) */
     char instance_id[64];     /* INSTANCE_ID, [A-Za-z0-9._-]{1,63} (default: host name) */
@@ -38,6 +48,11 @@ struct cfg {
     char redis_master_name[64]; /* REDIS_MASTER_NAME, as the sentinels know it (default mymaster) */
     int redis_wait_replicas;  /* REDIS_WAIT_REPLICAS, 0..16 (default 0: no WAIT) */
     char redis_password_file[256]; /* REDIS_PASSWORD_FILE, Redis and Sentinel password (default "") */
+    char peers_statefulset[160]; /* PEERS_STATEFULSET, service:port:count (default "") */
+    char replication[8];      /* REPLICATION, sync, async or off (default sync; stateful) */
+    int repl_port_offset;     /* REPL_PORT_OFFSET, 1..64535 (default 1000) */
+    int repl_timeout_ms;      /* REPL_TIMEOUT_MS, 10..60000 (default 2000) */
+    long max_memory;          /* MAX_MEMORY, bytes, 0 = no limit (default 0) */
 };
 
 #define CFG_MAX_PEERS 64
@@ -58,21 +73,24 @@ struct cfg_redis {
 };
 
 /* Fill c from defaults, then the environment, then argv; err names the culprit. */
-enum cfg_status cfg_load(struct cfg *c, enum cfg_kind kind, int argc, char **argv,
+enum cfg_status cfg_load(struct cfg *c, const struct cfg_profile *p, int argc, char **argv,
                          char *err, size_t errlen);
 
 /* Parse redis://[:password@]host[:port][/db] or unix://[:password@]/path[?db=N];
  * 0 on success, -1 with err set. */
 int cfg_parse_redis_url(const char *url, struct cfg_redis *out, char *err, size_t errlen);
 
+int cfg_parse_redis_url(const char *url, struct cfg_redis *out, char *err, size_t errlen);
+
 /* Read a password file (one line; a trailing newline is dropped) into out;
  * 0, or -1 with err set (never quoting the file's content). */
 int cfg_read_password(const char *path, char *out, size_t outlen, char *err, size_t errlen);
 
+
 /* Parse PEERS ("host:port,host:port"); the count, or -1 with err set. */
 int cfg_parse_peers(const char *list, struct cfg_peer *out, size_t max, char *err, size_t errlen);
 
-/* Print --help text for this kind to stdout. */
-void cfg_usage(enum cfg_kind kind, const char *prog);
+/* Print --help text for this profile to stdout. */
+void cfg_usage(const struct cfg_profile *p);
 
 #endif

@@ -243,3 +243,19 @@ char *metrics_render(const char *service, uint64_t carts, int ready, size_t *len
         *len = b.len;
     return b.p;
 }
+
+/* Append one gauge (name [a-z_]+, help text) to a rendered exposition. */
+char *metrics_append_gauge(char *body, size_t *len, const char *service, const char *name,
+                           const char *help, long long value)
+{
+    if (!body)
+        return NULL;
+    struct mbuf b = { body, *len, *len + 1 };
+    char svc[128];
+    label_escape(service, svc, sizeof svc);
+    mb_printf(&b, "# HELP cartpair_%s %s\n# TYPE cartpair_%s gauge\n"
+              "cartpair_%s{service=\"%s\"} %lld\n", name, help, name, name, svc, value);
+    if (b.p)
+        *len = b.len;
+    return b.p;
+}

@@ -26,4 +26,9 @@ void metrics_store_failover(void);
 /* Render the text exposition format 0.0.4 (malloc'd); carts is the gauge value. */
 char *metrics_render(const char *service, uint64_t carts, int ready, size_t *len);
 
+/* Append one gauge cartpair_<name> to a rendered exposition (realloc'd; NULL
+ * when out of memory, body freed). */
+char *metrics_append_gauge(char *body, size_t *len, const char *service, const char *name,
+                           const char *help, long long value);
+
 #endif

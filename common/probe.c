@@ -54,6 +54,9 @@ void probe_metrics(struct api *a, struct http_resp *r)
     int ready = !atomic_load(&a->draining) &&
                 a->store.ops->ping(a->store.self, err, sizeof err) == STORE_OK;
     r->body = metrics_render(a->service, ss.carts, ready, &r->body_len);
+    for (size_t i = 0; i < ss.nextra && i < STORE_STATS_EXTRA; i++)
+        r->body = metrics_append_gauge(r->body, &r->body_len, a->service, ss.extra[i].name,
+                                       ss.extra[i].help, ss.extra[i].value);
     if (!r->body) {
         api_fail(r, API_E_INTERNAL, NULL, NULL);
         return;
@@ -79,10 +82,10 @@ void probe_info(struct api *a, struct http_resp *r)
         json_object_set_new(o, "primary", json_string(where));
         json_object_set_new(o, "failovers", json_integer((json_int_t)ss.failovers));
     }
-    if (o && a->tag[0]) {
+    if (o && a->tag[0]) /* the prefix of the cart ids this instance creates */
         json_object_set_new(o, "tag", json_string(a->tag));
-        json_object_set_new(o, "max_carts", json_integer(a->cfg->max_carts));
-    }
+    for (size_t i = 0; o && i < ss.nextra && i < STORE_STATS_EXTRA; i++)
+        json_object_set_new(o, ss.extra[i].name, json_integer(ss.extra[i].value));
     r->body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (!r->body) {

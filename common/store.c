@@ -1,5 +1,4 @@
-/* store: names of the store statuses and a synchronous runner of store_req
- * (the ops live in each service). */
+/* store: names of the store statuses (the ops live in each service). */
 #include "store.h"
 
 #include <stdio.h>
@@ -17,34 +16,12 @@ const char *store_status_name(enum store_status st)
     case STORE_REJECTED: return "rejected";
     case STORE_CAPACITY: return "capacity";
     case STORE_UNAVAILABLE: return "store_unavailable";
+    case STORE_MISDIRECTED: return "misdirected";
+    case STORE_DRAINING: return "draining";
     case STORE_KEY_REUSED: return "idempotency_key_reused";
     case STORE_ERROR: return "store_error";
     }
     return "unknown";
-}
-
-/* Run req synchronously through the store's plain ops. */
-void store_exec(const struct store *s, struct store_req *r)
-{
-    void *self = s->self;
-    r->cst = CART_OK;
-    r->err[0] = '\0';
-    switch (r->op) {
-    case STORE_OP_CREATE:
-        r->st = s->ops->create(self, r->id, &r->idem, r->out, r->err, sizeof r->err);
-        break;
-    case STORE_OP_GET:
-        r->st = s->ops->get(self, r->id, r->out, r->err, sizeof r->err);
-        break;
-    case STORE_OP_CHANGE:
-        r->st = s->ops->change(self, r->id, &r->chg, &r->idem, r->out, &r->cst, r->err, sizeof r->err);
-        break;
-    case STORE_OP_DEL:
-        r->st = s->ops->del(self, r->id, r->if_match, &r->idem, &r->cst, r->err, sizeof r->err);
-        break;
-    default:
-        r->st = STORE_ERROR;
-    }
 }
 
 /* True when ik carries a key. */

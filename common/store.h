@@ -1,7 +1,10 @@
 /* store: the cart store interface, an ops table in the style of lwan.
  *
  * Two implementations exist: the memory store (stateful-svc) and the Redis
- * store (stateless-svc). Every op is atomic with respect to the cart it
+ * store (stateless-svc). A cart call is one asynchronous interface, submit:
+ * the store completes the request inline (memory, nothing to wait for),
+ * on a replica's acknowledgement (memory with replication) or from its
+ * pipeline (Redis). Every call is atomic with respect to the cart it
  * touches, renews the cart's idle TTL, and on failure changes nothing.
  * Every implementation must be safe to call from many threads at once.
  * Failures return a status; detail goes into the caller's err buffer. */
@@ -21,14 +24,27 @@ enum store_status {
     STORE_REJECTED,       /* the cart model refused the change: see *cst */
     STORE_CAPACITY,       /* MAX_CARTS reached (memory store) */
     STORE_UNAVAILABLE,    /* the backing store cannot be reached */
+    STORE_MISDIRECTED,    /* another live instance owns the cart: see req.owner */
+    STORE_DRAINING,       /* this instance is handing its carts away */
     STORE_KEY_REUSED,     /* the idempotency key was used for another request */
     STORE_ERROR           /* anything else: a bug or a bad reply */
+};
+
+#define STORE_STATS_EXTRA 12
+
+/* A store-specific figure for /info and /metrics (a gauge cartpair_<name>). */
+struct store_stat {
+    const char *name;     /* [a-z_]+, static */
+    const char *help;     /* static */
+    long long value;
 };
 
 struct store_stats {
     uint64_t carts;       /* carts held (Redis: keys in the cart namespace) */
     uint64_t errors;      /* backend errors since start */
     uint64_t failovers;   /* changes of the backend's primary seen (Redis Sentinel) */
+    size_t nextra;
+    struct store_stat extra[STORE_STATS_EXTRA];
 };
 
 /* A change's idempotency key, and what the store found for it. A store that
@@ -53,35 +69,15 @@ struct store_req {
     struct cart *out;             /* CREATE, GET, CHANGE: an initialized cart */
     enum store_status st;         /* the outcome, set before done() */
     enum cart_status cst;         /* on STORE_REJECTED */
+    char owner[24];               /* STORE_MISDIRECTED: the owner's tag */
     char err[256];
-    void (*done)(struct store_req *req);  /* called once, from a store thread */
+    void (*done)(struct store_req *req);  /* called once: inline or from a store thread */
     void *ud;                     /* the caller's */
     struct store_req *next;       /* the store's queue link */
 };
 
 struct store_ops {
     const char *name;     /* "memory" or "redis" */
-    /* Create an empty cart with this id; out receives it. With a key (ik not
-     * NULL, key not ""), a cart that exists and remembers the key is a replay
-     * (STORE_OK, ik->replayed) or STORE_KEY_REUSED. */
-    enum store_status (*create)(void *self, const char *id, struct store_idem *ik,
-                                struct cart *out, char *err, size_t errlen);
-    /* Read a cart (renews its TTL). */
-    enum store_status (*get)(void *self, const char *id, struct cart *out,
-                             char *err, size_t errlen);
-    /* Apply an add, set or remove; on STORE_REJECTED *cst says why. With a key
-     * (ik may be NULL): a remembered key is a replay (STORE_OK, ik->replayed,
-     * nothing changed, out untouched) or STORE_KEY_REUSED; an applied change is
-     * remembered with its answer (200 and the cart's JSON). Refusals are not. */
-    enum store_status (*change)(void *self, const char *id,
-                                const struct cart_change *chg, struct store_idem *ik,
-                                struct cart *out, enum cart_status *cst,
-                                char *err, size_t errlen);
-    /* Delete a cart; if_match -1 for none (CART_CONFLICT via *cst). The
-     * cart's key record goes with it; ik (may be NULL) is looked up first. */
-    enum store_status (*del)(void *self, const char *id, int64_t if_match,
-                             struct store_idem *ik, enum cart_status *cst,
-                             char *err, size_t errlen);
     /* Is the backend reachable? */
     enum store_status (*ping)(void *self, char *err, size_t errlen);
     /* Counters for /info and /metrics. */
@@ -90,9 +86,12 @@ struct store_ops {
     /* Optional: the backend in use ("host:port" of the Redis primary) into
      * out; NULL for a store with no backend. Never waits on I/O. */
     void (*where)(void *self, char *out, size_t outlen);
-    /* Optional: queue req and return at once; req->done runs later on a store
-     * thread. NULL for a store whose calls do not wait on I/O. */
+    /* Run req: create, get, change or delete one cart. req->done runs once,
+     * either before submit returns or later on a store thread. */
     void (*submit)(void *self, struct store_req *req);
+    /* Optional: the instance stops: refuse new carts and hand the ones it
+     * holds to peers, until done or deadline_ms (CLOCK_MONOTONIC) passes. */
+    void (*drain)(void *self, long long deadline_ms);
     /* Free everything (after completing every submitted request). */
     void (*destroy)(void *self);
 };
@@ -101,9 +100,6 @@ struct store {
     const struct store_ops *ops;
     void *self;
 };
-
-/* Run req synchronously through the store's plain ops (not done()). */
-void store_exec(const struct store *s, struct store_req *req);
 
 /* The HTTP status a keyed create or change is remembered with; the API
  * answers a fresh create or change with the same. */

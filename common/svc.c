@@ -13,10 +13,10 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "peer.h"
 #include "route.h"
 
 #define SVC_FINISH_WAIT_MS 10000  /* how long in-flight requests may take at exit */
+#define SVC_HANDOFF_SECONDS 5     /* store handoff time when DRAIN_SECONDS is 0 */
 
 /* Block the shutdown signals in every thread; main waits for them with sigwait. */
 static void svc_block_signals(sigset_t *set)
@@ -44,29 +44,16 @@ static void svc_raise_nofile(int max_conns)
                 (unsigned long long)rl.rlim_cur, max_conns);
 }
 
-/* stateful-svc with PEERS: start watching which replicas are alive. */
-static int svc_peers(const struct cfg *c, struct api *a, char *err, size_t errlen)
-{
-    struct cfg_peer peers[CFG_MAX_PEERS];
-    if (c->kind != CFG_STATEFUL || !c->peers[0])
-        return 0;
-    int n = cfg_parse_peers(c->peers, peers, CFG_MAX_PEERS, err, errlen);
-    if (n < 0)
-        return -1;
-    a->peers = peer_start(peers, (size_t)n, 1000, err, errlen);
-    return a->peers ? 0 : -1;
-}
-
 /* Parse the config; returns -1 to go on, else the exit code. */
-static int svc_config(struct cfg *c, enum cfg_kind kind, const char *service,
-                      int argc, char **argv)
+static int svc_config(struct cfg *c, const struct cfg_profile *p, int argc, char **argv)
 {
+    const char *service = p->name;
     char err[512] = "";
-    switch (cfg_load(c, kind, argc, argv, err, sizeof err)) {
+    switch (cfg_load(c, p, argc, argv, err, sizeof err)) {
     case CFG_OK:
         return -1;
     case CFG_HELP:
-        cfg_usage(kind, service);
+        cfg_usage(p);
         return 0;
     case CFG_VERSION:
         printf("%s %s\n", service, CARTPAIR_VERSION);
@@ -84,6 +71,14 @@ static void svc_drain(struct api *a, struct http_server *srv, const sigset_t *se
 {
     api_set_draining(a);
     log_msg(LOG_INFO, "draining", "readyz now 503; serving for %d s more", secs);
+    if (a->store.ops->drain) { /* hand the store's carts away, within the drain time */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long t0 = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        a->store.ops->drain(a->store.self, t0 + (secs > 0 ? secs : SVC_HANDOFF_SECONDS) * 1000LL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        secs -= (int)(((long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - t0) / 1000);
+    }
     if (secs > 0) {
         struct timespec ts = {.tv_sec = secs};
         if (sigtimedwait(set, NULL, &ts) > 0)
@@ -95,11 +90,12 @@ static void svc_drain(struct api *a, struct http_server *srv, const sigset_t *se
         usleep(10 * 1000);
 }
 
-int svc_main(enum cfg_kind kind, const char *service, svc_store_open open,
-             int argc, char **argv)
+/* Run a service until SIGTERM/SIGINT and a drain; returns the exit code. */
+int svc_main(const struct svc_def *def, int argc, char **argv)
 {
+    const char *service = def->cfg.name;
     struct cfg c;
-    int rc = svc_config(&c, kind, service, argc, argv);
+    int rc = svc_config(&c, &def->cfg, argc, argv);
     if (rc >= 0)
         return rc;
     log_init(c.log_level, c.log_format, service, c.instance_id);
@@ -108,27 +104,24 @@ int svc_main(enum cfg_kind kind, const char *service, svc_store_open open,
     svc_block_signals(&set);
     char err[512] = "";
     struct store st;
-    if (open(&c, &st, err, sizeof err) != 0) {
+    if (def->open(&c, &st, err, sizeof err) != 0) {
         log_msg(LOG_ERROR, "store_open", "%s", err);
         return 1;
     }
     metrics_init(route_names, ROUTE_COUNT);
     struct api a;
-    api_init(&a, &c, st, service);
+    char tag[ID_TAG_MAX + 1] = "";
+    if (def->id_tag)
+        def->id_tag(&c, tag, sizeof tag);
+    api_init(&a, &c, st, service, tag);
     struct http_cfg hc = {
         .listen_addr = c.listen_addr, .port = c.port, .threads = c.threads,
         .max_conns = c.max_conns, .max_conns_per_ip = c.max_conns_per_ip,
         .idle_timeout = c.idle_timeout, .instance = c.instance_id, .service = service,
     };
-    if (svc_peers(&c, &a, err, sizeof err) != 0) {
-        log_msg(LOG_ERROR, "peers", "PEERS: %s", err);
-        st.ops->destroy(st.self);
-        return 1;
-    }
     struct http_server *srv = http_start(&hc, api_handle, &a, err, sizeof err);
     if (!srv) {
         log_msg(LOG_ERROR, "listen", "PORT/LISTEN_ADDR: %s", err);
-        peer_stop(a.peers);
         st.ops->destroy(st.self);
         return 1;
     }
@@ -146,7 +139,6 @@ int svc_main(enum cfg_kind kind, const char *service, svc_store_open open,
         return 0;
     }
     http_stop(srv);
-    peer_stop(a.peers);
     st.ops->destroy(st.self);
     log_msg(LOG_INFO, "stopped", "clean exit");
     return 0;

@@ -25,5 +25,10 @@ static int open_store(const struct cfg *c, struct store *out, char *err, size_t 
 
 int main(int argc, char **argv)
 {
-    return svc_main(CFG_STATELESS, "stateless-svc", open_store, argc, argv);
+    static const struct svc_def def = {
+        .cfg = {.name = "stateless-svc", .default_port = 8081, .groups = CFG_G_REDIS,
+                .summary = "The shopping-cart API, carts kept in Redis (any instance serves any cart)."},
+        .open = open_store,
+    };
+    return svc_main(&def, argc, argv);
 }

@@ -91,97 +91,10 @@ static struct sr_conn *sr_conn_get(struct sr *s, bool *fresh, char *err, size_t 
 }
 
 /* Worth one more try: a read failed because a reused connection had been closed
- * (e.g. Redis restarted). Never after a timeout, never for a change. */
+ * (e.g. Redis restarted). Never after a timeout. */
 static bool sr_retry(bool is_read, bool fresh, const struct sr_conn *k, int attempt)
 {
     return is_read && !fresh && k->r.closed && attempt == 0;
-}
-
-/* Run script i for cart id and decode its reply into out/cst (and ik). */
-static enum store_status sr_run(struct sr *s, int i, const char *id,
-                                const struct rscript_args *a, struct cart *out,
-                                enum cart_status *cst, struct store_idem *ik,
-                                char *err, size_t errlen)
-{
-    struct rscript_keys keys;
-    struct sr_conn *k;
-    redisReply *r;
-    enum store_status st;
-
-    if (!rscript_keys(id, &keys)) {
-        util_seterr(err, errlen, "%s", "bad cart id");
-        return i == RSCRIPT_CREATE ? sr_count(s, STORE_ERROR) : STORE_NOT_FOUND;
-    }
-    for (int attempt = 0;; attempt++) {
-        bool fresh;
-
-        k = sr_conn_get(s, &fresh, err, errlen);
-        if (!k)
-            return sr_count(s, STORE_UNAVAILABLE);
-        st = rconn_eval(&k->r, i, &keys, a, &r, err, errlen);
-        if (st == STORE_OK)
-            break;
-        if (!sr_retry(i == RSCRIPT_GET, fresh, k, attempt))
-            return sr_count(s, st);
-    }
-    st = rscript_decode_keyed(r, id, s->ttl, i == RSCRIPT_CREATE, out, cst, ik, err, errlen);
-    freeReplyObject(r);
-    return sr_count(s, st);
-}
-
-/* ops.create: a new cart with version 0 (or the replay of a remembered key). */
-static enum store_status sr_create(void *self, const char *id, struct store_idem *ik,
-                                   struct cart *out, char *err, size_t errlen)
-{
-    struct sr *s = self;
-    struct rscript_args a;
-
-    rscript_args_create(&a, s->ttl, ik);
-    return sr_run(s, RSCRIPT_CREATE, id, &a, out, NULL, ik, err, errlen);
-}
-
-/* ops.get: read a cart and renew its TTL. */
-static enum store_status sr_get(void *self, const char *id, struct cart *out,
-                                char *err, size_t errlen)
-{
-    struct sr *s = self;
-    struct rscript_args a;
-
-    rscript_args_ttl(&a, s->ttl);
-    return sr_run(s, RSCRIPT_GET, id, &a, out, NULL, NULL, err, errlen);
-}
-
-/* ops.change: one add, set or remove in one script call. */
-static enum store_status sr_change(void *self, const char *id, const struct cart_change *chg,
-                                   struct store_idem *ik, struct cart *out,
-                                   enum cart_status *cst, char *err, size_t errlen)
-{
-    struct sr *s = self;
-    struct rscript_args a;
-    enum cart_status dummy;
-
-    if (!cst)
-        cst = &dummy;
-    *cst = rscript_args_change(&a, chg, s->ttl, s->max_items, ik);
-    if (*cst != CART_OK)
-        return STORE_REJECTED;
-    return sr_run(s, RSCRIPT_CHANGE, id, &a, out, cst, ik, err, errlen);
-}
-
-/* ops.del: delete a cart, honouring If-Match. */
-static enum store_status sr_del(void *self, const char *id, int64_t if_match,
-                                struct store_idem *ik, enum cart_status *cst,
-                                char *err, size_t errlen)
-{
-    struct sr *s = self;
-    struct rscript_args a;
-    enum cart_status dummy;
-
-    if (!cst)
-        cst = &dummy;
-    *cst = CART_OK;
-    rscript_args_del(&a, s->ttl, if_match, ik);
-    return sr_run(s, RSCRIPT_DEL, id, &a, NULL, cst, ik, err, errlen);
 }
 
 /* Run a read-only command and hand its reply to the caller (NULL on failure). */
@@ -286,10 +199,6 @@ static void sr_destroy(void *self)
 
 static const struct store_ops sr_ops = {
     .name = "redis",
-    .create = sr_create,
-    .get = sr_get,
-    .change = sr_change,
-    .del = sr_del,
     .ping = sr_ping,
     .stats = sr_stats,
     .where = sr_where,

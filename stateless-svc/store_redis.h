@@ -1,10 +1,10 @@
 /* store_redis: the Redis cart store of stateless-svc, on hiredis.
  *
- * Cart calls submitted through ops.submit (what the service uses) go to one
- * pipeline thread and its connection (rpipe.h), so no caller waits on Redis.
- * The plain ops (and ping/stats) use one redisContext per calling thread
- * (created on first use, freed when the thread ends). Both have connect and
- * command timeouts and reconnect after any error (rconn.h).
+ * Every cart call (ops.submit) goes to one pipeline thread and its
+ * connection (rpipe.h), so no caller waits on Redis. ping and stats use one
+ * redisContext per calling thread (created on first use, freed when the
+ * thread ends). Both have connect and command timeouts and reconnect after
+ * any error (rconn.h).
  * Each call is one Lua script (EVALSHA, reloaded on NOSCRIPT) that checks
  * If-Match, applies the change with the cart model's limits, bumps the
  * version and renews the TTL in one round trip. Keys: "cart:{<id>}", a hash

@@ -12,7 +12,7 @@ FROM docker.io/library/debian:12.15 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config uthash-dev \
-      libmicrohttpd-dev libjansson-dev libhiredis-dev libcurl4-openssl-dev nettle-dev \
+      libmicrohttpd-dev libjansson-dev libhiredis-dev nettle-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

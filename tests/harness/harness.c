@@ -383,6 +383,21 @@ bool harness_svc_start(struct harness_proc *p, const char *bin, int redis_port,
     return false;
 }
 
+/* Start a service binary on the given port in a new temp dir. */
+bool harness_svc_start_port(struct harness_proc *p, const char *bin, int port, int redis_port,
+                            const char *const *env)
+{
+    memset(p, 0, sizeof *p);
+    if (!make_dir(p, "svc.log"))
+        return false;
+    p->port = port;
+    if (svc_run(p, bin, redis_port, env))
+        return true;
+    log_tail(p->log);
+    fprintf(stderr, "harness: %s did not start on port %d (dir %s)\n", bin, port, p->dir);
+    return false;
+}
+
 /* Echo a sanitizer report from a process's log to stderr, where ctest sees it. */
 static void sanitizer_check(const struct harness_proc *p)
 {

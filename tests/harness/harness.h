@@ -66,6 +66,10 @@ void harness_kill(struct harness_proc *p);
  * waits until /healthz answers. redis_port is used by stateless-svc (0: none). */
 bool harness_svc_start(struct harness_proc *p, const char *bin, int redis_port, const char *const *env);
 
+/* The same on a given port (no second try elsewhere). */
+bool harness_svc_start_port(struct harness_proc *p, const char *bin, int port, int redis_port,
+                            const char *const *env);
+
 /* Stop a process: SIGTERM, wait up to 5 s, then SIGKILL; removes nothing. */
 void harness_stop(struct harness_proc *p);
 

@@ -88,6 +88,12 @@ struct harness_client *harness_client_new(int port)
     return c;
 }
 
+/* Give up on a request after ms milliseconds. */
+void harness_client_timeout(struct harness_client *c, long ms)
+{
+    curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, ms);
+}
+
 /* Close the connection and free the client. */
 void harness_client_free(struct harness_client *c)
 {

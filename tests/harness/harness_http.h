@@ -22,6 +22,9 @@ struct harness_client;
 /* A client with one keep-alive connection and a cookie jar, to 127.0.0.1:port. */
 struct harness_client *harness_client_new(int port);
 
+/* Give up on a request after ms milliseconds (default 5000). */
+void harness_client_timeout(struct harness_client *c, long ms);
+
 /* Close the connection and free the client (NULL is fine). */
 void harness_client_free(struct harness_client *c);
 

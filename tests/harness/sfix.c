@@ -2,6 +2,8 @@
 #include "sfix.h"
 
 #include <criterion/criterion.h>
+
+#include "scall.h"
 #include <stdio.h>
 
 #include "store_redis.h"
@@ -48,7 +50,7 @@ enum store_status sfix_chg(const char *id, enum cart_op op, const char *sku, int
     char err[SFIX_ERRLEN] = "";
     snprintf(c.sku, sizeof(c.sku), "%s", sku);
     *cst = CART_OK;
-    return sfix_store.ops->change(sfix_store.self, id, &c, NULL, out, cst, err, sizeof(err));
+    return scall_change(&sfix_store, id, &c, NULL, out, cst, err, sizeof(err));
 }
 
 void sfix_ok(const char *id, enum cart_op op, const char *sku, int64_t qty, int64_t price,
@@ -76,7 +78,7 @@ void sfix_create(const char *id)
 {
     struct cart c = {0};
     char err[SFIX_ERRLEN] = "";
-    cr_assert_eq(sfix_store.ops->create(sfix_store.self, id, NULL, &c, err, sizeof(err)), STORE_OK,
+    cr_assert_eq(scall_create(&sfix_store, id, NULL, &c, err, sizeof(err)), STORE_OK,
                  "create: %s", err);
     cart_free(&c);
 }
@@ -85,7 +87,7 @@ int64_t sfix_version(const char *id)
 {
     struct cart c = {0};
     char err[SFIX_ERRLEN] = "";
-    cr_assert_eq(sfix_store.ops->get(sfix_store.self, id, &c, err, sizeof(err)), STORE_OK,
+    cr_assert_eq(scall_get(&sfix_store, id, &c, err, sizeof(err)), STORE_OK,
                  "get: %s", err);
     cart_free(&c);
     return c.version;

@@ -42,7 +42,8 @@ static void build_env(struct topo *t)
     int n = 0, k = 0;
     const char *names[] = { "RUN_DIR", "BIN_DIR", "STATEFUL_PORT", "STATELESS_PORT",
                             "STATS_PORT", "REDIS_PORT", "STATEFUL_BASE_PORT",
-                            "STATELESS_BASE_PORT", "REPLICAS", "LOG_LEVEL", "THREADS" };
+                            "STATELESS_BASE_PORT", "REPLICAS", "LOG_LEVEL", "THREADS",
+                            "REPL_PORT_OFFSET" };
     snprintf(t->envbuf[k++], 1100, "RUN_DIR=%s", t->dir);
     snprintf(t->envbuf[k++], 1100, "BIN_DIR=%s", t->bin_dir);
     snprintf(t->envbuf[k++], 1100, "STATEFUL_PORT=%d", t->fe[0]);
@@ -54,6 +55,7 @@ static void build_env(struct topo *t)
     snprintf(t->envbuf[k++], 1100, "REPLICAS=%d", TOPO_NREP);
     snprintf(t->envbuf[k++], 1100, "LOG_LEVEL=warn");
     snprintf(t->envbuf[k++], 1100, "THREADS=2");
+    snprintf(t->envbuf[k++], 1100, "REPL_PORT_OFFSET=%d", TOPO_NREP);
     for (int i = 0; i < k; i++)
         t->envp[n++] = t->envbuf[i];
     for (int i = 0; environ[i] && n < TOPO_NENV - 1; i++) {
@@ -160,12 +162,12 @@ void topo_up(struct topo *t)
     snprintf(bin, sizeof bin, "%s", STATEFUL_BIN);
     snprintf(t->bin_dir, sizeof t->bin_dir, "%s", dirname(bin));
     cr_assert_eq(access(t->script, R_OK), 0, "no script at %s", t->script);
-    int taken[12] = { 0 }, nt = 0;
-    for (int i = 0; i < 2; i++) {
-        t->base[i] = free_run(TOPO_NREP, taken, nt);
-        taken[nt++] = t->base[i];
-        taken[nt++] = t->base[i] + 1;
-        taken[nt++] = t->base[i] + 2;
+    int taken[16] = { 0 }, nt = 0;
+    for (int i = 0; i < 2; i++) { /* stateful: HTTP ports, then replication (+TOPO_NREP) */
+        int n = i == 0 ? 2 * TOPO_NREP : TOPO_NREP;
+        t->base[i] = free_run(n, taken, nt);
+        for (int k = 0; k < n; k++)
+            taken[nt++] = t->base[i] + k;
     }
     int *single[] = { &t->fe[0], &t->fe[1], &t->stats, &t->redis };
     for (int i = 0; i < 4; i++) {

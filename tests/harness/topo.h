@@ -25,7 +25,7 @@ struct topo {
     char script[1024];             /* cartpair-local */
     char bin_dir[1024];
     int fe[2], stats, redis, base[2]; /* [0] stateful, [1] stateless */
-    char envbuf[12][1100];
+    char envbuf[14][1100];
     char *envp[TOPO_NENV];
     pid_t reaper;                  /* runs 'down' if this test process dies */
 };

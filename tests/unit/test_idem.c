@@ -7,6 +7,8 @@
  * cannot time out yet, so its replay path is driven directly here.) */
 #include <criterion/criterion.h>
 
+#include "scall.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,7 +183,7 @@ static struct store mem_with_cart(void)
     struct store s = {0};
     char err[ERRLEN] = "";
     cr_assert_eq(store_mem_open(&cfg, &s, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(s.ops->create(s.self, "c", NULL, NULL, err, sizeof err), STORE_OK, "%s", err);
+    cr_assert_eq(scall_create(&s, "c", NULL, NULL, err, sizeof err), STORE_OK, "%s", err);
     return s;
 }
 
@@ -194,7 +196,7 @@ static enum store_status add(struct store *s, struct store_idem *ik, const char 
     enum cart_status cst;
     char err[ERRLEN] = "";
     snprintf(chg.sku, sizeof chg.sku, "%s", sku);
-    return s->ops->change(s->self, "c", &chg, ik, out, &cst, err, sizeof err);
+    return scall_change(s, "c", &chg, ik, out, &cst, err, sizeof err);
 }
 
 Test(idem, memory_store_replays_a_keyed_change)
@@ -215,13 +217,13 @@ Test(idem, memory_store_replays_a_keyed_change)
     cr_expect(strstr(again.ans.body, "\"qty\":2") != NULL, "%s", again.ans.body);
     idem_answer_free(&again.ans);
     char err[ERRLEN];
-    cr_assert_eq(s.ops->get(s.self, "c", &c, err, sizeof err), STORE_OK);
+    cr_assert_eq(scall_get(&s, "c", &c, err, sizeof err), STORE_OK);
     cr_expect_eq(c.version, 1, "applied once");
     cr_expect_eq(c.items[0].qty, 2);
     /* the same key with another request is refused, and changes nothing */
     struct store_idem other = ikey("add-1", "A3");
     cr_expect_eq(add(&s, &other, "A", 3, &c), STORE_KEY_REUSED);
-    cr_assert_eq(s.ops->get(s.self, "c", &c, err, sizeof err), STORE_OK);
+    cr_assert_eq(scall_get(&s, "c", &c, err, sizeof err), STORE_OK);
     cr_expect_eq(c.version, 1);
     cart_free(&c);
     s.ops->destroy(s.self);
@@ -248,20 +250,20 @@ Test(idem, memory_store_keyed_create_and_delete)
     struct store_idem ik = {0};
     snprintf(ik.key, sizeof ik.key, "create-1");
     ik.fp = idem_fingerprint("POST", "/carts", "", 0);
-    cr_assert_eq(s.ops->create(s.self, "n", &ik, NULL, err, sizeof err), STORE_OK, "%s", err);
+    cr_assert_eq(scall_create(&s, "n", &ik, NULL, err, sizeof err), STORE_OK, "%s", err);
     cr_expect_not(ik.replayed);
-    cr_assert_eq(s.ops->create(s.self, "n", &ik, NULL, err, sizeof err), STORE_OK, "%s", err);
+    cr_assert_eq(scall_create(&s, "n", &ik, NULL, err, sizeof err), STORE_OK, "%s", err);
     cr_assert(ik.replayed);
     cr_expect_eq(ik.ans.status, STORE_ANSWER_CREATED);
     cr_expect_eq(ik.ans.version, 0);
     idem_answer_free(&ik.ans);
-    cr_expect_eq(s.ops->create(s.self, "n", NULL, NULL, err, sizeof err), STORE_EXISTS);
+    cr_expect_eq(scall_create(&s, "n", NULL, NULL, err, sizeof err), STORE_EXISTS);
     /* the create's key on a delete of the same cart is another request */
     struct store_idem del = ik;
     del.fp = idem_fingerprint("DELETE", "/carts/n", "", 0);
     enum cart_status cst;
-    cr_expect_eq(s.ops->del(s.self, "n", -1, &del, &cst, err, sizeof err), STORE_KEY_REUSED);
-    cr_expect_eq(s.ops->del(s.self, "n", -1, NULL, &cst, err, sizeof err), STORE_OK);
+    cr_expect_eq(scall_del(&s, "n", -1, &del, &cst, err, sizeof err), STORE_KEY_REUSED);
+    cr_expect_eq(scall_del(&s, "n", -1, NULL, &cst, err, sizeof err), STORE_OK);
     s.ops->destroy(s.self);
 }
 

@@ -11,6 +11,7 @@
 #include "harness.h"
 #include "rscript.h"
 #include "sfix.h"
+#include "scall.h"
 
 #define ERRLEN SFIX_ERRLEN
 
@@ -34,7 +35,7 @@ static enum store_status add(const char *id, struct store_idem *ik, const char *
     enum cart_status cst = CART_OK;
     char err[ERRLEN] = "";
     snprintf(chg.sku, sizeof chg.sku, "%s", sku);
-    enum store_status st = sfix_store.ops->change(sfix_store.self, id, &chg, ik, out, &cst,
+    enum store_status st = scall_change(&sfix_store, id, &chg, ik, out, &cst,
                                                   err, sizeof err);
     cr_assert(st != STORE_ERROR && st != STORE_UNAVAILABLE, "%s", err);
     return st;
@@ -132,16 +133,16 @@ Test(idem_redis, the_record_lives_and_dies_with_its_cart)
     enum cart_status cst;
     struct store_idem del = ik;
     del.fp = idem_fingerprint("DELETE", "/carts/d", "", 0);
-    cr_expect_eq(sfix_store.ops->del(sfix_store.self, "d", -1, &del, &cst, err, sizeof err),
+    cr_expect_eq(scall_del(&sfix_store, "d", -1, &del, &cst, err, sizeof err),
                  STORE_KEY_REUSED, "a delete under an add's key");
-    cr_assert_eq(sfix_store.ops->del(sfix_store.self, "d", -1, NULL, &cst, err, sizeof err),
+    cr_assert_eq(scall_del(&sfix_store, "d", -1, NULL, &cst, err, sizeof err),
                  STORE_OK, "%s", err);
     cr_expect_eq(raw_int("DBSIZE", NULL), 0, "both keys are gone");
     struct store_idem cr = {0};
     snprintf(cr.key, sizeof cr.key, "create-key-0123456789");
     cr.fp = 42;
-    cr_assert_eq(sfix_store.ops->create(sfix_store.self, "n", &cr, &c, err, sizeof err), STORE_OK);
-    cr_assert_eq(sfix_store.ops->create(sfix_store.self, "n", &cr, &c, err, sizeof err), STORE_OK);
+    cr_assert_eq(scall_create(&sfix_store, "n", &cr, &c, err, sizeof err), STORE_OK);
+    cr_assert_eq(scall_create(&sfix_store, "n", &cr, &c, err, sizeof err), STORE_OK);
     cr_expect(cr.replayed);
     cr_expect_eq(cr.ans.status, STORE_ANSWER_CREATED);
     idem_answer_free(&cr.ans);

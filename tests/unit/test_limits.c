@@ -5,6 +5,8 @@
  * own redis-server on a unix socket in a temp dir (this build cannot share
  * the harness, which links the default limits) and stops it. */
 #include <criterion/criterion.h>
+
+#include "scall.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +77,7 @@ static enum cart_status change(struct store *s, enum cart_op op, const char *sku
     struct cart out;
     cart_init(&out, "");
     snprintf(chg.sku, sizeof chg.sku, "%s", sku);
-    enum store_status st = s->ops->change(s->self, "c", &chg, NULL, &out, &cst, err, sizeof err);
+    enum store_status st = scall_change(s, "c", &chg, NULL, &out, &cst, err, sizeof err);
     cart_free(&out);
     cr_assert(st == STORE_OK || st == STORE_REJECTED, "%s store: %s", s->ops->name, err);
     return st == STORE_OK ? CART_OK : cst;
@@ -85,7 +87,7 @@ static enum cart_status change(struct store *s, enum cart_op op, const char *sku
 static void follows_the_limits(struct store *s)
 {
     char err[ERRLEN] = "";
-    cr_assert_eq(s->ops->create(s->self, "c", NULL, NULL, err, sizeof err), STORE_OK, "%s", err);
+    cr_assert_eq(scall_create(s, "c", NULL, NULL, err, sizeof err), STORE_OK, "%s", err);
     const char *n = s->ops->name;
     cr_expect_eq(change(s, CART_OP_ADD, "A", 50, 1), CART_OK, "%s: qty 50 is the most", n);
     cr_expect_eq(change(s, CART_OP_ADD, "A", 1, -1), CART_QTY_RANGE, "%s: 51", n);

@@ -6,6 +6,8 @@
  * replies, good and malformed; it needs no server. */
 #include <criterion/criterion.h>
 
+#include "scall.h"
+
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,13 +89,13 @@ Test(rscript, set_remove_no_item_conflict_del)
     sfix_refused("s", CART_OP_ADD, "A", 1, 1, 5, CART_CONFLICT);
     sfix_refused("s", CART_OP_ADD, "A", 1, 1, INT64_MAX, CART_CONFLICT);
     cr_expect_eq(sfix_chg("s", CART_OP_ADD, "A", 1, 1, 4, &c, &cst), STORE_OK);
-    cr_expect_eq(sfix_store.ops->del(sfix_store.self, "s", 4, NULL, &cst, err, sizeof(err)), STORE_REJECTED);
+    cr_expect_eq(scall_del(&sfix_store, "s", 4, NULL, &cst, err, sizeof(err)), STORE_REJECTED);
     cr_expect_eq(cst, CART_CONFLICT);
-    cr_expect_eq(sfix_store.ops->del(sfix_store.self, "s", 5, NULL, &cst, err, sizeof(err)), STORE_OK, "%s", err);
-    cr_expect_eq(sfix_store.ops->get(sfix_store.self, "s", &c, err, sizeof(err)), STORE_NOT_FOUND);
-    cr_expect_eq(sfix_store.ops->del(sfix_store.self, "s", -1, NULL, &cst, err, sizeof(err)), STORE_NOT_FOUND);
+    cr_expect_eq(scall_del(&sfix_store, "s", 5, NULL, &cst, err, sizeof(err)), STORE_OK, "%s", err);
+    cr_expect_eq(scall_get(&sfix_store, "s", &c, err, sizeof(err)), STORE_NOT_FOUND);
+    cr_expect_eq(scall_del(&sfix_store, "s", -1, NULL, &cst, err, sizeof(err)), STORE_NOT_FOUND);
     sfix_create("s");
-    cr_expect_eq(sfix_store.ops->del(sfix_store.self, "s", -1, NULL, &cst, err, sizeof(err)), STORE_OK);
+    cr_expect_eq(scall_del(&sfix_store, "s", -1, NULL, &cst, err, sizeof(err)), STORE_OK);
     cart_free(&c);
 }
 
@@ -128,7 +130,7 @@ Test(rscript, mirrors_cart_apply)
         c.if_match = rand_r(&seed) % 4 ? -1 : model.version - (int64_t)(rand_r(&seed) % 2);
         enum cart_status want = cart_apply(&model, &c, 3), cst = CART_OK;
         char err[ERRLEN] = "";
-        enum store_status s = sfix_store.ops->change(sfix_store.self, "r", &c, NULL, &got, &cst, err, sizeof(err));
+        enum store_status s = scall_change(&sfix_store, "r", &c, NULL, &got, &cst, err, sizeof(err));
         cr_assert_eq(s, want == CART_OK ? STORE_OK : STORE_REJECTED, "step %d: %s %s", step,
                      store_status_name(s), err);
         cr_assert_eq(cst, want, "step %d: %s vs %s", step, cart_status_name(cst),
@@ -136,7 +138,7 @@ Test(rscript, mirrors_cart_apply)
         if (s == STORE_OK)
             same_cart(&got, &model, step);
     }
-    cr_assert_eq(sfix_store.ops->get(sfix_store.self, "r", &got, NULL, 0), STORE_OK);
+    cr_assert_eq(scall_get(&sfix_store, "r", &got, NULL, 0), STORE_OK);
     same_cart(&got, &model, -1);
     cart_free(&model);
     cart_free(&got);

@@ -4,6 +4,8 @@
  * concurrent access from several threads. Expiry tests use a 1 s TTL. */
 #include <criterion/criterion.h>
 
+#include "scall.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,7 +57,7 @@ static struct cart_change mk_change(enum cart_op op, const char *sku, int64_t qt
 /* Carts currently counted by the store. */
 static uint64_t count_of(struct store *s)
 {
-    struct store_stats st = {99, 99, 99};
+    struct store_stats st = {.carts = 99, .errors = 99};
     char err[ERRLEN];
     cr_assert_eq(s->ops->stats(s->self, &st, err, sizeof(err)), STORE_OK);
     cr_assert_eq(st.errors, 0);
@@ -68,7 +70,7 @@ static void must_create(struct store *s, const char *id)
     char err[ERRLEN] = "";
     struct cart c;
     cart_init(&c, "");
-    cr_assert_eq(s->ops->create(s->self, id, NULL, &c, err, sizeof(err)), STORE_OK,
+    cr_assert_eq(scall_create(s, id, NULL, &c, err, sizeof(err)), STORE_OK,
                  "create %s: %s", id, err);
     cart_free(&c);
 }
@@ -79,7 +81,7 @@ static enum store_status get_st(struct store *s, const char *id)
     char err[ERRLEN];
     struct cart c;
     cart_init(&c, "");
-    enum store_status st = s->ops->get(s->self, id, &c, err, sizeof(err));
+    enum store_status st = scall_get(s, id, &c, err, sizeof(err));
     cart_free(&c);
     return st;
 }
@@ -94,7 +96,7 @@ Test(store_mem, round_trip)
 
     cr_assert_str_eq(s.ops->name, "memory");
     cr_assert_eq(s.ops->ping(s.self, err, sizeof(err)), STORE_OK);
-    cr_assert_eq(s.ops->create(s.self, "c1", NULL, &c, err, sizeof(err)), STORE_OK);
+    cr_assert_eq(scall_create(&s, "c1", NULL, &c, err, sizeof(err)), STORE_OK);
     cr_assert_str_eq(c.id, "c1");
     cr_assert_eq(c.version, 0);
     cr_assert_eq(c.n, 0);
@@ -102,7 +104,7 @@ Test(store_mem, round_trip)
     cr_assert_eq(count_of(&s), 1);
 
     struct cart_change chg = mk_change(CART_OP_ADD, "BOOK-42", 2, 1999, true);
-    cr_assert_eq(s.ops->change(s.self, "c1", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_OK);
+    cr_assert_eq(scall_change(&s, "c1", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_OK);
     cr_assert_eq(cst, CART_OK);
     cr_assert_eq(c.version, 1);
     cr_assert_eq(c.n, 1);
@@ -110,11 +112,11 @@ Test(store_mem, round_trip)
 
     chg = mk_change(CART_OP_SET, "BOOK-42", 5, 0, false);
     chg.if_match = 1;
-    cr_assert_eq(s.ops->change(s.self, "c1", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_OK);
+    cr_assert_eq(scall_change(&s, "c1", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_OK);
 
     struct cart g;
     cart_init(&g, "");
-    cr_assert_eq(s.ops->get(s.self, "c1", &g, err, sizeof(err)), STORE_OK);
+    cr_assert_eq(scall_get(&s, "c1", &g, err, sizeof(err)), STORE_OK);
     cr_assert_str_eq(g.id, "c1");
     cr_assert_eq(g.version, 2);
     cr_assert_eq(g.n, 1);
@@ -123,7 +125,7 @@ Test(store_mem, round_trip)
     cr_assert_eq(g.items[0].unit_price_cents, 1999);
     cr_assert_eq(g.expires_in, 60);
 
-    cr_assert_eq(s.ops->del(s.self, "c1", 2, NULL, &cst, err, sizeof(err)), STORE_OK);
+    cr_assert_eq(scall_del(&s, "c1", 2, NULL, &cst, err, sizeof(err)), STORE_OK);
     cr_assert_eq(count_of(&s), 0);
     cr_assert_eq(get_st(&s, "c1"), STORE_NOT_FOUND);
     cart_free(&c);
@@ -141,13 +143,13 @@ Test(store_mem, exists_and_not_found)
     must_create(&s, "dup");
     struct cart c;
     cart_init(&c, "");
-    cr_assert_eq(s.ops->create(s.self, "dup", NULL, &c, err, sizeof(err)), STORE_EXISTS);
+    cr_assert_eq(scall_create(&s, "dup", NULL, &c, err, sizeof(err)), STORE_EXISTS);
     cr_assert_eq(count_of(&s), 1);
     cr_assert_eq(get_st(&s, "nope"), STORE_NOT_FOUND);
-    cr_assert_eq(s.ops->change(s.self, "nope", &chg, NULL, &c, &cst, err, sizeof(err)),
+    cr_assert_eq(scall_change(&s, "nope", &chg, NULL, &c, &cst, err, sizeof(err)),
                  STORE_NOT_FOUND);
-    cr_assert_eq(s.ops->del(s.self, "nope", -1, NULL, &cst, err, sizeof(err)), STORE_NOT_FOUND);
-    cr_assert_eq(s.ops->create(s.self, "", NULL, &c, err, sizeof(err)), STORE_ERROR);
+    cr_assert_eq(scall_del(&s, "nope", -1, NULL, &cst, err, sizeof(err)), STORE_NOT_FOUND);
+    cr_assert_eq(scall_create(&s, "", NULL, &c, err, sizeof(err)), STORE_ERROR);
     cart_free(&c);
     s.ops->destroy(s.self);
 }
@@ -162,30 +164,30 @@ Test(store_mem, rejections_carry_cart_status)
     must_create(&s, "r");
 
     struct cart_change chg = mk_change(CART_OP_REMOVE, "GONE", 0, 0, false);
-    cr_assert_eq(s.ops->change(s.self, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
+    cr_assert_eq(scall_change(&s, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
     cr_assert_eq(cst, CART_NO_ITEM);
     chg = mk_change(CART_OP_ADD, "NEW", 1, 0, false);
-    cr_assert_eq(s.ops->change(s.self, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
+    cr_assert_eq(scall_change(&s, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
     cr_assert_eq(cst, CART_PRICE_REQUIRED);
     chg = mk_change(CART_OP_ADD, "bad sku", 1, 5, true);
-    cr_assert_eq(s.ops->change(s.self, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
+    cr_assert_eq(scall_change(&s, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
     cr_assert_eq(cst, CART_INVALID_SKU);
     chg = mk_change(CART_OP_ADD, "X", 1, 5, true);
     chg.if_match = 7;
-    cr_assert_eq(s.ops->change(s.self, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
+    cr_assert_eq(scall_change(&s, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
     cr_assert_eq(cst, CART_CONFLICT);
     for (int i = 0; i < 5; i++) {
         char sku[16];
         snprintf(sku, sizeof(sku), "S%d", i);
         chg = mk_change(CART_OP_ADD, sku, 1, 5, true);
-        cr_assert_eq(s.ops->change(s.self, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_OK);
+        cr_assert_eq(scall_change(&s, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_OK);
     }
     chg = mk_change(CART_OP_ADD, "S9", 1, 5, true);
-    cr_assert_eq(s.ops->change(s.self, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
+    cr_assert_eq(scall_change(&s, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
     cr_assert_eq(cst, CART_FULL);
 
     /* Refused changes changed nothing. */
-    cr_assert_eq(s.ops->get(s.self, "r", &c, err, sizeof(err)), STORE_OK);
+    cr_assert_eq(scall_get(&s, "r", &c, err, sizeof(err)), STORE_OK);
     cr_assert_eq(c.version, 5);
     cr_assert_eq(c.n, 5);
     cart_free(&c);
@@ -198,16 +200,16 @@ Test(store_mem, del_if_match)
     char err[ERRLEN];
     enum cart_status cst = CART_OK;
     must_create(&s, "d");
-    cr_assert_eq(s.ops->del(s.self, "d", 3, NULL, &cst, err, sizeof(err)), STORE_REJECTED);
+    cr_assert_eq(scall_del(&s, "d", 3, NULL, &cst, err, sizeof(err)), STORE_REJECTED);
     cr_assert_eq(cst, CART_CONFLICT);
     cr_assert_eq(get_st(&s, "d"), STORE_OK);
     cr_assert_eq(count_of(&s), 1);
-    cr_assert_eq(s.ops->del(s.self, "d", 0, NULL, &cst, err, sizeof(err)), STORE_OK);
+    cr_assert_eq(scall_del(&s, "d", 0, NULL, &cst, err, sizeof(err)), STORE_OK);
     cr_assert_eq(cst, CART_OK);
     cr_assert_eq(get_st(&s, "d"), STORE_NOT_FOUND);
 
     must_create(&s, "e");
-    cr_assert_eq(s.ops->del(s.self, "e", -1, NULL, &cst, err, sizeof(err)), STORE_OK);
+    cr_assert_eq(scall_del(&s, "e", -1, NULL, &cst, err, sizeof(err)), STORE_OK);
     cr_assert_eq(count_of(&s), 0);
     s.ops->destroy(s.self);
 }
@@ -247,11 +249,11 @@ Test(store_mem, sweep_frees_capacity)
     must_create(&s, "a");
     must_create(&s, "b");
     must_create(&s, "c");
-    cr_assert_eq(s.ops->create(s.self, "d", NULL, NULL, err, sizeof(err)), STORE_CAPACITY);
+    cr_assert_eq(scall_create(&s, "d", NULL, NULL, err, sizeof(err)), STORE_CAPACITY);
     cr_assert_eq(store_mem_sweep(&s), 0);
     sleep_ms(1150);
     /* Expired but not yet found: still counted. */
-    cr_assert_eq(s.ops->create(s.self, "d", NULL, NULL, err, sizeof(err)), STORE_CAPACITY);
+    cr_assert_eq(scall_create(&s, "d", NULL, NULL, err, sizeof(err)), STORE_CAPACITY);
     cr_assert_eq(store_mem_sweep(&s), 3);
     cr_assert_eq(count_of(&s), 0);
     must_create(&s, "d");
@@ -284,16 +286,16 @@ Test(store_mem, capacity)
         snprintf(id, sizeof(id), "cap%d", i);
         must_create(&s, id);
     }
-    cr_assert_eq(s.ops->create(s.self, "cap10", NULL, NULL, err, sizeof(err)), STORE_CAPACITY);
+    cr_assert_eq(scall_create(&s, "cap10", NULL, NULL, err, sizeof(err)), STORE_CAPACITY);
     cr_assert_eq(count_of(&s), 10);
     /* No live cart was evicted. */
     for (int i = 0; i < 10; i++) {
         snprintf(id, sizeof(id), "cap%d", i);
         cr_assert_eq(get_st(&s, id), STORE_OK);
     }
-    cr_assert_eq(s.ops->del(s.self, "cap3", -1, NULL, &cst, err, sizeof(err)), STORE_OK);
+    cr_assert_eq(scall_del(&s, "cap3", -1, NULL, &cst, err, sizeof(err)), STORE_OK);
     must_create(&s, "cap10");
-    cr_assert_eq(s.ops->create(s.self, "cap11", NULL, NULL, err, sizeof(err)), STORE_CAPACITY);
+    cr_assert_eq(scall_create(&s, "cap11", NULL, NULL, err, sizeof(err)), STORE_CAPACITY);
     s.ops->destroy(s.self);
 }
 
@@ -306,7 +308,7 @@ Test(store_mem, expired_found_frees_capacity)
     sleep_ms(1150);
     cr_assert_eq(get_st(&s, "p"), STORE_NOT_FOUND);
     must_create(&s, "r");
-    cr_assert_eq(s.ops->create(s.self, "s", NULL, NULL, err, sizeof(err)), STORE_CAPACITY);
+    cr_assert_eq(scall_create(&s, "s", NULL, NULL, err, sizeof(err)), STORE_CAPACITY);
     /* Creating the expired id itself drops the old entry first. */
     must_create(&s, "q");
     cr_assert_eq(count_of(&s), 2);
@@ -332,7 +334,7 @@ static void *add_many(void *arg)
     pthread_barrier_wait(&start_line);
     for (int i = 0; i < 1000; i++) {
         enum cart_status cst;
-        if (a->s->ops->change(a->s->self, "hot", &chg, NULL, &c, &cst, err, sizeof(err)) == STORE_OK)
+        if (scall_change(a->s, "hot", &chg, NULL, &c, &cst, err, sizeof(err)) == STORE_OK)
             a->ok++;
     }
     cart_free(&c);
@@ -358,7 +360,7 @@ Test(store_mem, concurrent_adds)
     char err[ERRLEN];
     struct cart c;
     cart_init(&c, "");
-    cr_assert_eq(s.ops->get(s.self, "hot", &c, err, sizeof(err)), STORE_OK);
+    cr_assert_eq(scall_get(&s, "hot", &c, err, sizeof(err)), STORE_OK);
     cr_assert_eq(c.n, 1);
     cr_assert_eq(c.items[0].qty, 8000);
     cr_assert_eq(c.version, 8000);
@@ -381,7 +383,7 @@ static void *create_many(void *arg)
     pthread_barrier_wait(&start_line);
     for (int i = 0; i < 50; i++) {
         snprintf(id, sizeof(id), "t%d-%d", cr->tid, i);
-        enum store_status st = cr->s->ops->create(cr->s->self, id, NULL, NULL, err, sizeof(err));
+        enum store_status st = scall_create(cr->s, id, NULL, NULL, err, sizeof(err));
         if (st == STORE_OK)
             cr->ok++;
         else if (st == STORE_CAPACITY)

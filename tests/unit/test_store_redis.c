@@ -7,6 +7,8 @@
  * in test_rscript.c. */
 #include <criterion/criterion.h>
 
+#include "scall.h"
+
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -59,16 +61,16 @@ Test(store_redis, create_get_exists_notfound)
 {
     struct cart c = {0};
     char err[ERRLEN] = "";
-    cr_assert_eq(sfix_store.ops->create(sfix_store.self, "c1", NULL, &c, err, sizeof(err)), STORE_OK, "%s", err);
+    cr_assert_eq(scall_create(&sfix_store, "c1", NULL, &c, err, sizeof(err)), STORE_OK, "%s", err);
     cr_expect_str_eq(c.id, "c1");
     cr_expect_eq(c.version, 0);
     cr_expect_eq(c.n, 0);
     cr_expect_eq(c.expires_in, TTL);
-    cr_expect_eq(sfix_store.ops->create(sfix_store.self, "c1", NULL, &c, err, sizeof(err)), STORE_EXISTS);
-    cr_expect_eq(sfix_store.ops->get(sfix_store.self, "c1", &c, err, sizeof(err)), STORE_OK);
+    cr_expect_eq(scall_create(&sfix_store, "c1", NULL, &c, err, sizeof(err)), STORE_EXISTS);
+    cr_expect_eq(scall_get(&sfix_store, "c1", &c, err, sizeof(err)), STORE_OK);
     cr_expect_eq(c.version, 0);
-    cr_expect_eq(sfix_store.ops->get(sfix_store.self, "nope", &c, err, sizeof(err)), STORE_NOT_FOUND);
-    cr_expect_eq(sfix_store.ops->get(sfix_store.self, "", &c, err, sizeof(err)), STORE_NOT_FOUND);
+    cr_expect_eq(scall_get(&sfix_store, "nope", &c, err, sizeof(err)), STORE_NOT_FOUND);
+    cr_expect_eq(scall_get(&sfix_store, "", &c, err, sizeof(err)), STORE_NOT_FOUND);
     enum cart_status cst;
     cr_expect_eq(sfix_chg("nope", CART_OP_ADD, "A", 1, 5, -1, &c, &cst), STORE_NOT_FOUND);
     cr_expect_eq(sfix_store.ops->ping(sfix_store.self, err, sizeof(err)), STORE_OK, "%s", err);
@@ -111,7 +113,7 @@ Test(store_redis, ttl_set_and_renewed)
     cr_expect(t > TTL - 3 && t <= TTL, "ttl after create %lld", t);
     const char *exp[] = { "EXPIRE", "cart:{t}", "5", NULL };
     raw_do(r, exp);
-    cr_assert_eq(sfix_store.ops->get(sfix_store.self, "t", &c, NULL, 0), STORE_OK);
+    cr_assert_eq(scall_get(&sfix_store, "t", &c, NULL, 0), STORE_OK);
     cr_expect_eq(c.expires_in, TTL);
     cr_expect(raw_int(r, "TTL", "cart:{t}") > TTL - 3, "get renews the TTL");
     raw_do(r, exp);
@@ -127,9 +129,9 @@ Test(store_redis, expires_after_ttl)
     sfix_store.ops->destroy(sfix_store.self);
     sfix_store = sfix_open_ttl(1);
     sfix_create("e");
-    cr_assert_eq(sfix_store.ops->get(sfix_store.self, "e", NULL, NULL, 0), STORE_OK);
+    cr_assert_eq(scall_get(&sfix_store, "e", NULL, NULL, 0), STORE_OK);
     usleep(2200 * 1000);
-    cr_expect_eq(sfix_store.ops->get(sfix_store.self, "e", NULL, NULL, 0), STORE_NOT_FOUND);
+    cr_expect_eq(scall_get(&sfix_store, "e", NULL, NULL, 0), STORE_NOT_FOUND);
 }
 
 Test(store_redis, noscript_recovery)
@@ -143,7 +145,7 @@ Test(store_redis, noscript_recovery)
     sfix_ok("n", CART_OP_ADD, "A", 1, SFIX_NOPRICE, &c);
     cr_expect_eq(c.items[0].qty, 2);
     raw_do(r, flush);
-    cr_expect_eq(sfix_store.ops->get(sfix_store.self, "n", &c, NULL, 0), STORE_OK);
+    cr_expect_eq(scall_get(&sfix_store, "n", &c, NULL, 0), STORE_OK);
     cr_expect_eq(c.version, 2);
     redisFree(r);
     cart_free(&c);
@@ -158,7 +160,7 @@ Test(store_redis, redis_down_then_back)
     harness_stop(&sfix_redis);
     long long t0 = harness_ms();
     cr_expect_eq(sfix_chg("d", CART_OP_ADD, "A", 1, 1, -1, NULL, &cst), STORE_UNAVAILABLE);
-    cr_expect_eq(sfix_store.ops->get(sfix_store.self, "d", NULL, err, sizeof(err)), STORE_UNAVAILABLE);
+    cr_expect_eq(scall_get(&sfix_store, "d", NULL, err, sizeof(err)), STORE_UNAVAILABLE);
     cr_expect_neq(err[0], '\0', "an error message");
     cr_expect_eq(sfix_store.ops->ping(sfix_store.self, NULL, 0), STORE_UNAVAILABLE);
     cr_expect_eq(sfix_store.ops->stats(sfix_store.self, &ss, NULL, 0), STORE_UNAVAILABLE);
@@ -178,7 +180,7 @@ Test(store_redis, get_survives_restart_on_reused_connection)
     cr_assert(harness_redis_restart(&sfix_redis), "restart");
     /* The thread's context saw the old server go: a read reconnects at once
      * (the restarted Redis kept nothing, so the cart is gone). */
-    cr_expect_eq(sfix_store.ops->get(sfix_store.self, "g", NULL, err, sizeof(err)), STORE_NOT_FOUND, "%s", err);
+    cr_expect_eq(scall_get(&sfix_store, "g", NULL, err, sizeof(err)), STORE_NOT_FOUND, "%s", err);
     sfix_create("g");
     cr_expect_eq(sfix_version("g"), 0);
 }
@@ -223,7 +225,7 @@ Test(store_redis, concurrent_adds_all_land)
         pthread_join(t[i], &fails);
         cr_expect_eq((long)fails, 0, "thread %d failed %ld adds", i, (long)fails);
     }
-    cr_assert_eq(sfix_store.ops->get(sfix_store.self, "cc", &c, NULL, 0), STORE_OK);
+    cr_assert_eq(scall_get(&sfix_store, "cc", &c, NULL, 0), STORE_OK);
     cr_assert_eq(c.n, 1);
     cr_expect_eq(c.items[0].qty, 8000);
     cr_expect_eq(c.version, 8000);
@@ -243,7 +245,7 @@ Test(store_redis, hostile_sku_never_reaches_redis)
     struct cart_change unterminated = { .op = CART_OP_SET, .qty = 1, .if_match = -1 };
     enum cart_status cst = CART_OK;
     memset(unterminated.sku, 'a', sizeof(unterminated.sku));
-    cr_expect_eq(sfix_store.ops->change(sfix_store.self, "h", &unterminated, NULL, NULL, &cst, NULL, 0), STORE_REJECTED);
+    cr_expect_eq(scall_change(&sfix_store, "h", &unterminated, NULL, NULL, &cst, NULL, 0), STORE_REJECTED);
     cr_expect_eq(cst, CART_INVALID_SKU);
     redisReply *info = redisCommand(r, "INFO commandstats");
     cr_assert(info && info->type == REDIS_REPLY_STRING);
@@ -304,8 +306,8 @@ Test(store_redis, unix_socket_round_trip)
     struct store u = sfix_open(url, TTL);
     struct cart c = {0};
     char err[ERRLEN] = "";
-    cr_assert_eq(u.ops->create(u.self, "via-unix", NULL, &c, err, sizeof(err)), STORE_OK, "%s", err);
-    cr_expect_eq(sfix_store.ops->get(sfix_store.self, "via-unix", &c, err, sizeof(err)), STORE_OK,
+    cr_assert_eq(scall_create(&u, "via-unix", NULL, &c, err, sizeof(err)), STORE_OK, "%s", err);
+    cr_expect_eq(scall_get(&sfix_store, "via-unix", &c, err, sizeof(err)), STORE_OK,
                  "a cart created over the socket is seen over TCP: %s", err);
     cr_expect_eq(u.ops->ping(u.self, err, sizeof(err)), STORE_OK, "%s", err);
     u.ops->destroy(u.self);

@@ -120,12 +120,13 @@ prog_cmd() {
             sentinel_conf "$name" "$port"
             CMD=("$SENTINEL_BIN" "$RUN_DIR/$name.conf") ;;
         stateful)
-            # PEERS: every stateful replica, so one asked for a dead replica's
-            # cart answers 404 cart_not_found rather than 421 misdirected.
+            # PEERS: every stateful replica: each cart has a backup copy on a
+            # peer (REPLICATION), taken over when its owner dies or drains.
             for ((k = 1; k <= REPLICAS; k++)); do
                 peers+="${peers:+,}127.0.0.1:$((STATEFUL_BASE_PORT + k - 1))"
             done
             CMD=(env PORT="$port" LISTEN_ADDR=127.0.0.1 INSTANCE_ID="$name" PEERS="$peers"
+                 REPLICATION="$REPLICATION" REPL_PORT_OFFSET="$REPL_PORT_OFFSET"
                  "$STATEFUL_BIN") ;;
         stateless)
             stateless_store "$P_INDEX"

@@ -38,7 +38,13 @@ validate() {
         p=$(port_of "$name")
         [ "$p" -le 65535 ] || die "$name would listen on $p; lower $(port_var_of "$name")"
     done
-    for p in "$STATEFUL_PORT" "$STATELESS_PORT" $(for name in $(all_names); do port_of "$name"; done); do
+    case $REPLICATION in sync | async | off) ;; *) die "REPLICATION=$REPLICATION must be sync, async or off" ;; esac
+    if ! [[ $REPL_PORT_OFFSET =~ ^[0-9]+$ ]] || [ "$REPL_PORT_OFFSET" -lt 1 ] ||
+        [ $((STATEFUL_BASE_PORT + REPLICAS - 1 + REPL_PORT_OFFSET)) -gt 65535 ]; then
+        die "REPL_PORT_OFFSET=$REPL_PORT_OFFSET must be a number that keeps the replication ports below 65536"
+    fi
+    for p in "$STATEFUL_PORT" "$STATELESS_PORT" $(for name in $(all_names); do port_of "$name"; done) \
+        $(for ((k = 0; k < REPLICAS; k++)); do echo $((STATEFUL_BASE_PORT + k + REPL_PORT_OFFSET)); done); do
         case $seen in *" $p "*) die "port $p is configured twice; check the *_PORT settings" ;; esac
         seen="$seen$p "
     done
@@ -82,7 +88,7 @@ save_settings() {
     {
         echo "# written by cartpair-local up; read by the other commands"
         for v in REPLICAS BIN_DIR STATEFUL_PORT STATELESS_PORT STATS_PORT STATEFUL_BASE_PORT \
-                 STATELESS_BASE_PORT REDIS_PORT REDIS_MODE SENTINEL_BASE_PORT REDIS_MASTER_NAME \
+                 STATELESS_BASE_PORT REDIS_PORT REPLICATION REPL_PORT_OFFSET REDIS_MODE SENTINEL_BASE_PORT REDIS_MASTER_NAME \
                  REDIS_WAIT_REPLICAS HAPROXY_BIN REDIS_BIN SENTINEL_BIN SVC_WRAPPER REDIS_WRAPPER \
                  REDIS_UNIX_REPLICAS REDIS_APPENDONLY STOP_WAIT_SECONDS "${PASS_VARS[@]}"; do
             if [ -n "${!v+x}" ]; then printf '%s=%q\n' "$v" "${!v}"; fi

@@ -1,0 +1,317 @@
+/* mserve: the memory store's answers to the peers' replication messages,
+ * and the store-wide passes of replication (re-replication, handoff).
+ * See mstore.h. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cblob.h"
+#include "log.h"
+#include "mstore.h"
+#include "repl.h"
+
+/* The version of a blob, or -1 when it does not decode. */
+static int64_t blob_version(const unsigned char *b, size_t len)
+{
+    struct cart c = {0};
+    if (cblob_decode(b, len, &c, NULL, NULL) != CBLOB_OK)
+        return -1;
+    int64_t v = c.version;
+    cart_free(&c);
+    return v;
+}
+
+/* Does a message of (epoch, inc) speak for the current owner of e? */
+static bool mserve_current(const struct mt_entry *e, uint64_t epoch, uint64_t inc)
+{
+    return epoch > e->epoch || (epoch == e->epoch && inc == e->owner_inc);
+}
+
+/* A peer's PUT: keep or replace a backup copy; an enum rproto_ack. */
+uint8_t mstore_put(struct mstore *m, const struct rproto_msg *msg)
+{
+    char id[CART_ID_MAX + 1];
+    if (!cblob_id(msg->blob, msg->bloblen, id) || blob_version(msg->blob, msg->bloblen) < 0)
+        return RPA_ERROR;
+    unsigned char *blob = malloc(msg->bloblen ? msg->bloblen : 1);
+    if (!blob)
+        return RPA_ERROR;
+    memcpy(blob, msg->blob, msg->bloblen);
+    struct mt_shard *sh = mt_shard(&m->t, id);
+    uint8_t ack = RPA_OK;
+    pthread_mutex_lock(&sh->lock);
+    int64_t now = mt_now_ms();
+    struct mt_entry *e = mt_find(&m->t, sh, id, now);
+    if (!e) {
+        if (mstore_room(m, strlen(id), msg->bloblen))
+            e = mt_insert(&m->t, sh, id, MT_BACKUP, blob, msg->bloblen, now); /* takes blob */
+        else
+            free(blob);
+        ack = e ? RPA_OK : RPA_ERROR;
+    } else if (!mserve_current(e, msg->epoch, msg->inc)) {
+        free(blob);
+        ack = RPA_STALE;
+    } else {
+        if (e->role != MT_BACKUP) /* a newer owner: this replica's ownership is over */
+            mt_set_role(&m->t, e, MT_BACKUP);
+        mt_set_blob(&m->t, e, blob, msg->bloblen);
+    }
+    if (e && ack == RPA_OK) {
+        e->epoch = (uint32_t)msg->epoch;
+        e->owner_inc = msg->inc;
+        e->last_ms = now;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return ack;
+}
+
+/* A peer's DEL: drop the backup copy it owns; an enum rproto_ack. */
+uint8_t mstore_del(struct mstore *m, const struct rproto_msg *msg)
+{
+    struct mt_shard *sh = mt_shard(&m->t, msg->id);
+    uint8_t ack = RPA_OK;
+    pthread_mutex_lock(&sh->lock);
+    struct mt_entry *e = mt_find(&m->t, sh, msg->id, mt_now_ms());
+    if (e && e->role == MT_BACKUP && mserve_current(e, msg->epoch, msg->inc))
+        mt_drop(&m->t, sh, e);
+    else if (e)
+        ack = RPA_STALE;
+    pthread_mutex_unlock(&sh->lock);
+    return ack;
+}
+
+/* A peer's LOOKUP: RP_FOUND (role, epoch, owner) or RP_NONE. */
+void mstore_lookup(struct mstore *m, const char *id, struct rproto_msg *reply)
+{
+    struct mt_shard *sh = mt_shard(&m->t, id);
+    pthread_mutex_lock(&sh->lock);
+    struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
+    reply->type = e ? RP_FOUND : RP_NONE;
+    if (e) {
+        reply->epoch = e->epoch;
+        reply->inc = e->owner_inc;
+        reply->code = (e->role == MT_BACKUP ? RPROLE_BACKUP : RPROLE_OWNER) |
+                      (e->moved ? RPROLE_MOVED : 0);
+        if (e->role != MT_BACKUP)
+            snprintf(reply->tag, sizeof reply->tag, "%s", m->tag);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    if (e && (reply->code & RPROLE_BACKUP) && !repl_alive(m->repl, reply->inc, reply->tag))
+        reply->tag[0] = '\0';
+}
+
+/* May this replica give cart e away to a peer that asks? */
+static uint8_t mserve_may_give(struct mstore *m, const struct mt_entry *e)
+{
+    char idtag[ID_TAG_MAX + 1] = "";
+    if (e->role == MT_HANDING)
+        return RPR_BUSY;
+    if (e->role == MT_BACKUP)
+        return repl_alive(m->repl, e->owner_inc, NULL) ? RPR_OWNER_ALIVE : 0xff;
+    id_tag_of(e->id, idtag, sizeof idtag);
+    /* never moved from the replica that created it, which the balancer's
+     * cookie names: the asker was sent by mistake (it answers 421) */
+    if (!e->moved && !strcmp(idtag, m->tag) && !atomic_load(&m->draining))
+        return RPR_OWNER_ALIVE;
+    return 0xff;
+}
+
+/* A peer's TAKE: give it the cart and its ownership, keep a backup copy. */
+void mstore_take(struct mstore *m, const char *id, uint64_t inc, int slot,
+                 struct rproto_msg *reply, unsigned char **blob)
+{
+    struct mt_shard *sh = mt_shard(&m->t, id);
+    reply->type = RP_REFUSE;
+    reply->code = RPR_NOT_FOUND;
+    *blob = NULL;
+    pthread_mutex_lock(&sh->lock);
+    struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
+    uint8_t why = e ? mserve_may_give(m, e) : RPR_NOT_FOUND;
+    if (e && why == 0xff && (*blob = malloc(e->len))) {
+        memcpy(*blob, e->blob, e->len);
+        int old_backup = e->role == MT_OWNED ? e->backup : MT_NO_PEER;
+        struct rproto_msg del = {.type = RP_DEL, .epoch = e->epoch, .inc = e->owner_inc};
+        snprintf(del.id, sizeof del.id, "%s", id);
+        e->epoch++;
+        reply->type = RP_GRANT;
+        reply->epoch = e->epoch;
+        reply->blob = *blob;
+        reply->bloblen = e->len;
+        if (repl_mode(m->repl) == REPL_OFF && e->role == MT_OWNED) { /* one copy only */
+            mt_drop(&m->t, sh, e);
+        } else {
+            mt_set_role(&m->t, e, MT_BACKUP);
+            e->owner_inc = inc;
+        }
+        if (old_backup != MT_NO_PEER && old_backup != slot)
+            repl_send(m->repl, old_backup, &del, RW_DEL, NULL, id);
+    } else if (e) {
+        reply->code = why == 0xff ? RPR_BUSY : why;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    log_msg(LOG_DEBUG, "take", "cart %s asked by %llx: %s", id, (unsigned long long)inc,
+            reply->type == RP_GRANT ? "granted" : "refused");
+}
+
+/* Keep blob as an owned cart of epoch, with backup slot `backup`. */
+static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uint64_t epoch,
+                       int backup)
+{
+    char id[CART_ID_MAX + 1];
+    unsigned char *blob;
+    if (!cblob_id(b, len, id) || blob_version(b, len) < 0 || !(blob = malloc(len)))
+        return false;
+    memcpy(blob, b, len);
+    struct mt_shard *sh = mt_shard(&m->t, id);
+    pthread_mutex_lock(&sh->lock);
+    int64_t now = mt_now_ms();
+    struct mt_entry *e = mt_find(&m->t, sh, id, now);
+    if (e && e->epoch > epoch) {
+        free(blob);
+        e = NULL;
+    } else if (e) {
+        mt_set_role(&m->t, e, MT_OWNED);
+        mt_set_blob(&m->t, e, blob, len);
+    } else { /* a takeover or a handoff is never refused for room */
+        mt_reserve(&m->t, LONG_MAX);
+        e = mt_insert(&m->t, sh, id, MT_OWNED, blob, len, now);
+    }
+    if (e) {
+        e->epoch = (uint32_t)epoch;
+        e->owner_inc = m->inc;
+        e->moved = true;
+        e->last_ms = now;
+        mt_set_backup(&m->t, e, repl_mode(m->repl) == REPL_OFF ? MT_NO_PEER : backup);
+        if (backup == MT_NO_PEER)
+            mstore_replicate(m, e, NULL, false);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return e != NULL;
+}
+
+/* The epoch of this replica's copy of cart id, 0 when it holds none. */
+uint32_t mstore_epoch(struct mstore *m, const char *id)
+{
+    struct mt_shard *sh = mt_shard(&m->t, id);
+    pthread_mutex_lock(&sh->lock);
+    struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
+    uint32_t ep = e ? e->epoch : 0;
+    pthread_mutex_unlock(&sh->lock);
+    return ep;
+}
+
+/* A granted takeover: keep the cart as owned, with holder as its backup. */
+void mstore_granted(struct mstore *m, const struct rproto_msg *grant, int holder)
+{
+    mserve_own(m, grant->blob, grant->bloblen, grant->epoch, holder);
+}
+
+/* A peer's HANDOFF: own the cart; its backup is chosen anew (not the sender). */
+uint8_t mstore_handoff_in(struct mstore *m, const struct rproto_msg *msg, int from)
+{
+    bool ok = mserve_own(m, msg->blob, msg->bloblen, msg->epoch, MT_NO_PEER);
+    char id[CART_ID_MAX + 1] = "";
+    cblob_id(msg->blob, msg->bloblen, id);
+    log_msg(LOG_DEBUG, "handoff_in", "cart %s epoch %llu: %s", id,
+            (unsigned long long)msg->epoch, ok ? "owned" : "refused");
+    return ok ? RPA_OK : RPA_ERROR;
+}
+
+/* A change the backup refused as stale: drop the cart (another replica owns it). */
+void mstore_stale(struct mstore *m, const char *id)
+{
+    log_msg(LOG_DEBUG, "stale", "cart %s: a newer owner exists; dropped here", id);
+    struct mt_shard *sh = mt_shard(&m->t, id);
+    pthread_mutex_lock(&sh->lock);
+    struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
+    if (e && e->role == MT_OWNED)
+        mt_drop(&m->t, sh, e);
+    pthread_mutex_unlock(&sh->lock);
+}
+
+/* For every owned entry whose backup is `slot` (or none when slot is
+ * MT_NO_PEER): choose a new backup and send it the cart. */
+static void mserve_rescan(struct mstore *m, int slot)
+{
+    for (unsigned i = 0; i < MT_SHARDS; i++) {
+        struct mt_shard *sh = &m->t.shards[i];
+        struct mt_entry *e, *tmp;
+        pthread_mutex_lock(&sh->lock);
+        HASH_ITER(hh, sh->head, e, tmp) {
+            if (e->role != MT_OWNED || e->backup != slot)
+                continue;
+            mt_set_backup(&m->t, e, MT_NO_PEER);
+            mstore_replicate(m, e, NULL, false);
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
+/* The link to slot died: carts it backed up get a new backup. */
+void mstore_peer_lost(struct mstore *m, int slot)
+{
+    mserve_rescan(m, slot);
+}
+
+/* Give owned carts without a backup one. */
+void mstore_rereplicate(struct mstore *m)
+{
+    mserve_rescan(m, MT_NO_PEER);
+}
+
+/* A pending copy of q's cart died with its link: send it to the new backup. */
+bool mstore_resend(struct mstore *m, struct store_req *q, const char *id)
+{
+    struct mt_shard *sh = mt_shard(&m->t, id);
+    bool pending = false;
+    pthread_mutex_lock(&sh->lock);
+    struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
+    if (e && e->role == MT_OWNED)
+        pending = mstore_replicate(m, e, q, false);
+    pthread_mutex_unlock(&sh->lock);
+    return pending;
+}
+
+/* Drain: hand every owned cart to its backup (or another live peer). */
+long mstore_handoff_round(struct mstore *m)
+{
+    long queued = 0;
+    for (unsigned i = 0; i < MT_SHARDS; i++) {
+        struct mt_shard *sh = &m->t.shards[i];
+        struct mt_entry *e, *tmp;
+        pthread_mutex_lock(&sh->lock);
+        HASH_ITER(hh, sh->head, e, tmp) {
+            if (e->role != MT_OWNED)
+                continue;
+            int to = e->backup != MT_NO_PEER ? e->backup : repl_pick(m->repl, e->id, MT_NO_PEER);
+            struct rproto_msg msg = {.type = RP_HANDOFF, .epoch = e->epoch + 1u,
+                                     .blob = e->blob, .bloblen = e->len};
+            if (to == MT_NO_PEER || !repl_send(m->repl, to, &msg, RW_HANDOFF, NULL, e->id)) {
+                mt_set_backup(&m->t, e, MT_NO_PEER);
+                continue;
+            }
+            mt_set_role(&m->t, e, MT_HANDING);
+            queued++;
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
+    return queued;
+}
+
+/* A handoff was acknowledged (drop the cart) or failed (own it again). */
+void mstore_handoff_done(struct mstore *m, const char *id, bool ok)
+{
+    struct mt_shard *sh = mt_shard(&m->t, id);
+    pthread_mutex_lock(&sh->lock);
+    struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
+    if (e && e->role == MT_HANDING) {
+        if (ok) {
+            mt_drop(&m->t, sh, e);
+        } else {
+            mt_set_role(&m->t, e, MT_OWNED);
+            mt_set_backup(&m->t, e, MT_NO_PEER);
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+}

@@ -1,0 +1,96 @@
+/* mstore: the memory store's state, shared by its client side (store_mem.c:
+ * what a request does) and its server side (mserve.c: what a peer's
+ * replication message does). Thread-safe: entries are only touched under
+ * their shard's lock; the rest is atomics or set before the threads start. */
+#ifndef MSTORE_H
+#define MSTORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "id.h"
+#include "mtable.h"
+#include "rproto.h"
+#include "store.h"
+
+struct repl;
+
+struct mstore {
+    struct mtable t;
+    struct repl *repl;            /* NULL without PEERS */
+    char tag[ID_TAG_MAX + 1];     /* this instance's cart-id tag */
+    uint64_t inc;                 /* this process's incarnation */
+    int ttl;
+    long max_carts;               /* owned + backup carts */
+    long long max_memory;         /* bytes of owned + backup carts; 0 = no limit */
+    size_t max_items;
+    atomic_bool draining;
+    int sweep_ms;
+    bool has_sweeper, stop;
+    pthread_t sweeper;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+};
+
+/* Run q on this store; may_lookup false after a lookup (no second one). */
+void mstore_run(struct mstore *m, struct store_req *q, bool may_lookup);
+
+/* POST /carts (q->id drawn): a new owned cart, copied to its backup; sets
+ * q->st and returns true when q waits for the backup (else complete it). */
+bool mstore_create(struct mstore *m, struct store_req *q);
+
+/* Run q on an entry this replica owns (promoted: just taken over, so copy it
+ * to a backup in any case); *pending when q waits for the backup's ack. Shard locked. */
+enum store_status mstore_owned(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
+                               struct store_req *q, bool promoted, bool *pending);
+
+/* Reserve room for a new entry (MAX_CARTS, MAX_MEMORY); false when full. */
+bool mstore_room(struct mstore *m, size_t idlen, size_t bloblen);
+
+/* Send an owned entry's copy (or its delete) to its backup, choosing one
+ * when needed; true when q now waits for the ack. Shard locked. */
+bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q, bool del);
+
+/* A peer's PUT/DEL: keep, replace or drop a backup copy; an enum rproto_ack. */
+uint8_t mstore_put(struct mstore *m, const struct rproto_msg *msg);
+uint8_t mstore_del(struct mstore *m, const struct rproto_msg *msg);
+
+/* A peer's LOOKUP: fill reply with RP_FOUND or RP_NONE. */
+void mstore_lookup(struct mstore *m, const char *id, struct rproto_msg *reply);
+
+/* A peer's TAKE (by incarnation inc, link slot): fill reply with RP_GRANT
+ * (blob malloc'd into *blob) or RP_REFUSE. */
+void mstore_take(struct mstore *m, const char *id, uint64_t inc, int slot,
+                 struct rproto_msg *reply, unsigned char **blob);
+
+/* The epoch of this replica's copy of cart id, 0 when it holds none. */
+uint32_t mstore_epoch(struct mstore *m, const char *id);
+
+/* A granted takeover: keep the cart as owned, with holder as its backup. */
+void mstore_granted(struct mstore *m, const struct rproto_msg *grant, int holder);
+
+/* A peer's HANDOFF from slot `from`: own the cart from now on; an enum rproto_ack. */
+uint8_t mstore_handoff_in(struct mstore *m, const struct rproto_msg *msg, int from);
+
+/* A change the backup refused as stale: this replica no longer owns the cart. */
+void mstore_stale(struct mstore *m, const char *id);
+
+/* The link to slot died: carts it backed up get a new backup. */
+void mstore_peer_lost(struct mstore *m, int slot);
+
+/* A pending copy of q's cart died with its link: send it to the cart's
+ * (new) backup; true when q waits again. */
+bool mstore_resend(struct mstore *m, struct store_req *q, const char *id);
+
+/* Drain: hand every owned cart to a peer; how many handoffs were queued. */
+long mstore_handoff_round(struct mstore *m);
+
+/* A handoff was acknowledged (ok) or failed: drop or keep the cart. */
+void mstore_handoff_done(struct mstore *m, const char *id, bool ok);
+
+/* Give owned carts without a backup one (after a peer came or went). */
+void mstore_rereplicate(struct mstore *m);
+
+#endif

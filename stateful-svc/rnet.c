@@ -1,0 +1,222 @@
+/* rnet: the replication network. See rnet.h. */
+#include "rnet.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mtable.h"
+#include "rnet_int.h"
+
+/* Reconnect, ping idle links, kill links whose oldest request is overdue. */
+static void rn_tick(struct rnet *n)
+{
+    int64_t now = mt_now_ms();
+    for (size_t i = 0; i < n->n; i++) {
+        struct rnet_link *l = &n->links[i];
+        if (l->state == RL_DOWN && now >= l->next_try_ms) {
+            rn_connect(n, l);
+            continue;
+        }
+        pthread_mutex_lock(&l->mu);
+        bool overdue = (l->ph && now - l->ph->sent_ms > n->cfg.timeout_ms) ||
+                       (l->state != RL_UP && l->state != RL_SELF && l->state != RL_DOWN &&
+                        now - l->last_tx_ms > n->cfg.timeout_ms);
+        if (!overdue && l->state == RL_UP && !l->ph && now - l->last_tx_ms >= RN_PING_MS) {
+            struct rproto_msg ping = {.type = RP_PING};
+            rn_push(n, l, &ping, 0, NULL, NULL, NULL);
+        }
+        pthread_mutex_unlock(&l->mu);
+        if (overdue)
+            rn_link_down(n, l, "no answer in time");
+    }
+    if (n->ops.tick)
+        n->ops.tick(n->ud);
+}
+
+/* The loop thread. */
+static void *rn_main(void *arg)
+{
+    struct rnet *n = arg;
+    struct epoll_event evs[64];
+    int64_t last_tick = mt_now_ms();
+    rn_tick(n); /* try every peer at once: membership is known within milliseconds */
+    while (!atomic_load(&n->stop)) {
+        int k = epoll_wait(n->ep, evs, 64, RN_TICK_MS);
+        for (int i = 0; i < k; i++) {
+            uint64_t tag = evs[i].data.u64;
+            if (tag == RN_TAG_LISTEN) {
+                rn_accept(n);
+            } else if (tag == RN_TAG_EVENT) {
+                uint64_t v;
+                if (read(n->efd, &v, sizeof v) < 0)
+                    continue;
+            } else if (tag & RN_TAG_LINK) {
+                rn_link_event(n, (int)(tag & 0xffff), evs[i].events);
+            } else {
+                rn_conn_event(n, evs[i].data.ptr, evs[i].events);
+            }
+        }
+        for (size_t i = 0; i < n->n; i++)
+            rn_flush_link(n, &n->links[i]);
+        rn_reap(n);
+        int64_t now = mt_now_ms();
+        if (now - last_tick >= RN_TICK_MS) {
+            last_tick = now;
+            rn_tick(n);
+        }
+    }
+    return NULL;
+}
+
+/* Bind and listen on the replication port; -1 with err set. */
+static int rn_listen(const struct rnet_cfg *cfg, char *err, size_t errlen)
+{
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)cfg->port)};
+    struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    bool v6 = strchr(cfg->listen_addr, ':') != NULL;
+    if ((v6 ? inet_pton(AF_INET6, cfg->listen_addr, &a6.sin6_addr)
+            : inet_pton(AF_INET, cfg->listen_addr, &a4.sin_addr)) != 1) {
+        snprintf(err, errlen, "bad listen address %s", cfg->listen_addr);
+        return -1;
+    }
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || bind(fd, v6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a4,
+                       v6 ? sizeof a6 : sizeof a4) != 0 || listen(fd, 64) != 0) {
+        snprintf(err, errlen, "replication port %s:%d: %s", cfg->listen_addr, cfg->port,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Listen and start the loop thread; NULL with err set. */
+struct rnet *rnet_start(const struct rnet_cfg *cfg, const struct rnet_ops *ops, void *ud,
+                        char *err, size_t errlen)
+{
+    struct rnet *n = calloc(1, sizeof *n);
+    if (!n) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    n->cfg = *cfg;
+    n->ops = *ops;
+    n->ud = ud;
+    n->n = cfg->npeers < CFG_MAX_PEERS ? cfg->npeers : CFG_MAX_PEERS;
+    for (size_t i = 0; i < n->n; i++) {
+        struct rnet_link *l = &n->links[i];
+        l->slot = (int)i;
+        l->fd = -1;
+        snprintf(l->host, sizeof l->host, "%s", cfg->peers[i].host);
+        l->port = cfg->peers[i].port + cfg->port_offset;
+        pthread_mutex_init(&l->mu, NULL);
+    }
+    n->lfd = rn_listen(cfg, err, errlen);
+    n->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    n->ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event el = {.events = EPOLLIN, .data.u64 = RN_TAG_LISTEN};
+    struct epoll_event ee = {.events = EPOLLIN, .data.u64 = RN_TAG_EVENT};
+    if (n->lfd < 0 || n->efd < 0 || n->ep < 0 || epoll_ctl(n->ep, EPOLL_CTL_ADD, n->lfd, &el) ||
+        epoll_ctl(n->ep, EPOLL_CTL_ADD, n->efd, &ee) ||
+        pthread_create(&n->thread, NULL, rn_main, n) != 0) {
+        if (n->lfd >= 0)
+            snprintf(err, errlen, "cannot start the replication loop");
+        if (n->lfd >= 0)
+            close(n->lfd);
+        if (n->efd >= 0)
+            close(n->efd);
+        if (n->ep >= 0)
+            close(n->ep);
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* Stop the loop; every pending entry is answered with NULL. */
+void rnet_stop(struct rnet *n)
+{
+    if (!n)
+        return;
+    atomic_store(&n->stop, true);
+    rnet_wake(n);
+    pthread_join(n->thread, NULL);
+    for (size_t i = 0; i < n->n; i++) {
+        n->links[i].state = RL_SELF; /* no "peer down" work at exit */
+        rn_link_down(n, &n->links[i], "stopping");
+        rproto_buf_free(&n->links[i].out);
+        rproto_buf_free(&n->links[i].in);
+        pthread_mutex_destroy(&n->links[i].mu);
+    }
+    for (struct rnet_conn *c = n->conns; c; c = c->next)
+        rn_conn_close(n, c);
+    rn_reap(n);
+    close(n->lfd);
+    close(n->efd);
+    close(n->ep);
+    free(n);
+}
+
+/* The links. */
+struct rnet_link *rnet_links(struct rnet *n, size_t *count)
+{
+    *count = n->n;
+    return n->links;
+}
+
+/* True once every link was tried. */
+bool rnet_settled(struct rnet *n)
+{
+    bool all = true;
+    for (size_t i = 0; i < n->n && all; i++) {
+        pthread_mutex_lock(&n->links[i].mu);
+        all = n->links[i].settled;
+        pthread_mutex_unlock(&n->links[i].mu);
+    }
+    return all;
+}
+
+/* Say HELLO again, draining, to every peer. */
+void rnet_announce_draining(struct rnet *n)
+{
+    n->draining = true;
+    for (size_t i = 0; i < n->n; i++) {
+        struct rnet_link *l = &n->links[i];
+        struct rproto_msg h = rn_hello(n);
+        pthread_mutex_lock(&l->mu);
+        if (l->state == RL_UP)
+            rn_push(n, l, &h, -1, NULL, NULL, NULL);
+        pthread_mutex_unlock(&l->mu);
+    }
+}
+
+/* Wake the loop thread. */
+void rnet_wake(struct rnet *n)
+{
+    uint64_t one = 1;
+    if (write(n->efd, &one, sizeof one) < 0)
+        return;
+}
+
+/* Bytes and messages sent so far. */
+void rnet_counters(struct rnet *n, uint64_t *bytes, uint64_t *msgs)
+{
+    *bytes = atomic_load(&n->bytes);
+    *msgs = atomic_load(&n->msgs);
+}

@@ -1,0 +1,105 @@
+/* rnet: the replication network of stateful-svc: one epoll thread with the
+ * listener, a persistent outgoing link to every peer (connect, HELLO,
+ * reconnect, heartbeat, timeout) and the incoming connections.
+ *
+ * Outgoing links carry requests with a FIFO of pending entries (answers
+ * come back in order); incoming connections carry a peer's requests, each
+ * answered by the server callback. Any thread may queue on an up link
+ * (rnet_send); only the loop thread reads, writes and closes. Thread-safe. */
+#ifndef RNET_H
+#define RNET_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "id.h"
+#include "rproto.h"
+
+enum rnet_state { RL_DOWN = 0, RL_CONNECTING, RL_HELLO, RL_UP, RL_SELF };
+
+/* One request waiting for its answer on a link. */
+struct rnet_pend {
+    struct rnet_pend *next;
+    uint64_t seq;
+    int64_t sent_ms;
+    int wait;                     /* the owner's kind of wait */
+    void *q, *ctx;
+    char id[CART_ID_MAX + 1];
+};
+
+/* The outgoing connection to one peer. */
+struct rnet_link {
+    int slot;
+    char host[128];
+    int port;
+    pthread_mutex_t mu;           /* guards everything below but in */
+    int fd;
+    int state;                    /* enum rnet_state */
+    char tag[ID_TAG_MAX + 1];
+    uint64_t inc;
+    bool draining;
+    bool settled;                 /* tried at least once: up, ourselves, or refused */
+    uint64_t seq;
+    struct rproto_buf out;
+    struct rnet_pend *ph, *pt;
+    long npend;
+    int64_t next_try_ms, last_tx_ms;
+    struct rproto_buf in;         /* the loop's */
+};
+
+struct rnet;
+
+/* What the owner of the network does with it (called on the loop thread). */
+struct rnet_ops {
+    /* A request from a peer (inc, its slot or -1): fill reply (type 0: none). */
+    void (*serve)(void *ud, uint64_t inc, int slot, const struct rproto_msg *req,
+                  struct rproto_msg *reply, unsigned char **owned);
+    /* The answer to pending p (msg NULL: the link died before it came). */
+    void (*answer)(void *ud, struct rnet_link *l, struct rnet_pend *p,
+                   const struct rproto_msg *msg);
+    /* A link went down, its pending entries not yet answered. */
+    void (*lost)(void *ud, int slot);
+    /* Once per tick (about 100 ms). */
+    void (*tick)(void *ud);
+};
+
+struct rnet_cfg {
+    const struct cfg_peer *peers;
+    size_t npeers;
+    const char *listen_addr;
+    int port, port_offset, timeout_ms;
+    const char *tag;
+    uint64_t inc;
+};
+
+/* Listen and start the loop thread; NULL with err set. */
+struct rnet *rnet_start(const struct rnet_cfg *cfg, const struct rnet_ops *ops, void *ud,
+                        char *err, size_t errlen);
+
+/* Stop the loop; every pending entry is answered with NULL. */
+void rnet_stop(struct rnet *n);
+
+/* The links (count in *count); their fields only under their mutex. */
+struct rnet_link *rnet_links(struct rnet *n, size_t *count);
+
+/* Queue m on link slot with a pending entry (wait >= 0) unless wait < 0;
+ * false when the link is not up. */
+bool rnet_send(struct rnet *n, int slot, struct rproto_msg *m, int wait, void *q, void *ctx,
+               const char *id);
+
+/* True once every link was tried (membership known). */
+bool rnet_settled(struct rnet *n);
+
+/* Say HELLO again with the draining flag to every peer. */
+void rnet_announce_draining(struct rnet *n);
+
+/* Wake the loop thread (after queueing work for its tick). */
+void rnet_wake(struct rnet *n);
+
+/* Bytes and messages sent so far. */
+void rnet_counters(struct rnet *n, uint64_t *bytes, uint64_t *msgs);
+
+#endif

@@ -1,0 +1,123 @@
+/* rnet_conn: the incoming connections of the replication network: accept,
+ * read requests, answer each through rnet_ops.serve. See rnet_int.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mtable.h"
+#include "rnet_int.h"
+
+/* Close an incoming connection (freed later in the loop). */
+void rn_conn_close(struct rnet *n, struct rnet_conn *c)
+{
+    if (c->fd >= 0) {
+        epoll_ctl(n->ep, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+    }
+    c->fd = -1;
+    c->dead = true;
+}
+
+/* Answer one request of an incoming connection. */
+static void rn_conn_serve(struct rnet *n, struct rnet_conn *c, const struct rproto_msg *m)
+{
+    struct rproto_msg reply = {.type = 0};
+    unsigned char *owned = NULL;
+    if (m->type == RP_HELLO) {
+        c->inc = m->inc;
+        if (m->code & 1)
+            rn_slot_of(n, m->inc, true);
+        reply = rn_hello(n);
+    } else if (m->type == RP_PING) {
+        reply.type = RP_PONG;
+    } else {
+        n->ops.serve(n->ud, c->inc, rn_slot_of(n, c->inc, false), m, &reply, &owned);
+    }
+    reply.seq = m->seq;
+    if (reply.type && !rproto_append(&c->out, &reply))
+        rn_conn_close(n, c);
+    free(owned);
+}
+
+/* Read an incoming connection's requests, answer them, flush. */
+void rn_conn_event(struct rnet *n, struct rnet_conn *c, uint32_t ev)
+{
+    if (ev & EPOLLIN) {
+        char buf[RN_READ];
+        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+            rn_conn_close(n, c);
+            return;
+        }
+        if (r > 0 && !rproto_append_raw(&c->in, buf, (size_t)r)) {
+            rn_conn_close(n, c);
+            return;
+        }
+        size_t off = 0, used;
+        struct rproto_msg m;
+        enum rproto_status st;
+        while (!c->dead &&
+               (st = rproto_decode(c->in.p + off, c->in.len - off, &m, &used)) == RPROTO_OK) {
+            rn_conn_serve(n, c, &m);
+            off += used;
+        }
+        if (c->dead || st == RPROTO_BAD) {
+            rn_conn_close(n, c);
+            return;
+        }
+        rproto_consume(&c->in, off);
+    }
+    if (!rn_flush_buf(n, c->fd, &c->out)) {
+        rn_conn_close(n, c);
+        return;
+    }
+    struct epoll_event e = {.events = EPOLLIN | (c->out.len ? EPOLLOUT : 0), .data.ptr = c};
+    epoll_ctl(n->ep, EPOLL_CTL_MOD, c->fd, &e);
+}
+
+/* Accept the waiting incoming connections. */
+void rn_accept(struct rnet *n)
+{
+    int fd;
+    while ((fd = accept4(n->lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+        struct rnet_conn *c = calloc(1, sizeof *c);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        rn_nonblock(fd);
+        c->fd = fd;
+        c->next = n->conns;
+        n->conns = c;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev);
+    }
+}
+
+/* Free the incoming connections that closed. */
+void rn_reap(struct rnet *n)
+{
+    for (struct rnet_conn **pp = &n->conns; *pp;) {
+        struct rnet_conn *c = *pp;
+        if (!c->dead) {
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
+        rproto_buf_free(&c->in);
+        rproto_buf_free(&c->out);
+        free(c);
+    }
+}
+

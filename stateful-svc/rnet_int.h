@@ -1,0 +1,87 @@
+/* rnet_int: what the replication network's modules share (rnet.c: the loop
+ * and its life; rnet_link.c: outgoing links; rnet_conn.c: incoming
+ * connections). Not for other modules. Thread-safety as in rnet.h: only the
+ * loop thread reads, writes and closes; links are shared under their mutex. */
+#ifndef RNET_INT_H
+#define RNET_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rnet.h"
+
+#define RN_RETRY_MS 200           /* between connection attempts */
+#define RN_RESOLVE_RETRY_MS 2000  /* after a name did not resolve */
+#define RN_PING_MS 250            /* an idle link is pinged this often */
+#define RN_TICK_MS 100
+#define RN_READ 65536
+#define RN_TAG_LISTEN ((uint64_t)1 << 62)
+#define RN_TAG_EVENT ((uint64_t)1 << 61)
+#define RN_TAG_LINK ((uint64_t)1 << 60)
+
+/* An incoming connection from a peer. */
+struct rnet_conn {
+    struct rnet_conn *next;
+    int fd;
+    uint64_t inc;
+    bool dead;
+    struct rproto_buf in, out;
+};
+
+struct rnet {
+    struct rnet_cfg cfg;
+    struct rnet_ops ops;
+    void *ud;
+    int lfd, efd, ep;
+    pthread_t thread;
+    atomic_bool stop;
+    bool draining;
+    size_t n;
+    struct rnet_link links[CFG_MAX_PEERS];
+    struct rnet_conn *conns;
+    atomic_ullong bytes, msgs;
+};
+
+/* Make fd non-blocking, without Nagle's delay. */
+void rn_nonblock(int fd);
+
+/* Queue m on l (mutex held); with a pending entry unless wait < 0. */
+bool rn_push(struct rnet *n, struct rnet_link *l, struct rproto_msg *m, int wait,
+             void *q, void *ctx, const char *id);
+
+/* Our HELLO. */
+struct rproto_msg rn_hello(struct rnet *n);
+
+/* Close link l and answer its pending entries with NULL (loop thread). */
+void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why);
+
+/* Start a non-blocking connect of link l. */
+void rn_connect(struct rnet *n, struct rnet_link *l);
+
+/* Write what fits of b to fd; false on a broken connection. */
+bool rn_flush_buf(struct rnet *n, int fd, struct rproto_buf *b);
+
+/* Flush link l; watch for writability while bytes remain. */
+void rn_flush_link(struct rnet *n, struct rnet_link *l);
+
+/* The slot whose link reached the replica of incarnation inc, or -1
+ * (set_draining: mark it draining). */
+int rn_slot_of(struct rnet *n, uint64_t inc, bool set_draining);
+
+/* An event on link slot: connected, readable or writable. */
+void rn_link_event(struct rnet *n, int slot, uint32_t ev);
+
+/* Close an incoming connection (freed by rn_reap). */
+void rn_conn_close(struct rnet *n, struct rnet_conn *c);
+
+/* Read an incoming connection's requests, answer them, flush. */
+void rn_conn_event(struct rnet *n, struct rnet_conn *c, uint32_t ev);
+
+/* Accept the waiting incoming connections. */
+void rn_accept(struct rnet *n);
+
+/* Free the incoming connections that closed. */
+void rn_reap(struct rnet *n);
+
+#endif

@@ -1,0 +1,368 @@
+/* Replication between real stateful-svc replicas (PEERS, REPLICATION): what a
+ * SIGKILL of the owner loses in each mode, what a SIGTERM hands off, and that
+ * a restarted replica (a new incarnation) serves its old carts instead of 421.
+ * Three replicas on loopback; each test creates NCARTS carts on replica 0,
+ * with NCHG changes each, and checks every one of them exactly. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define NREP 3
+#define NCARTS 30
+#define NCHG 3
+
+static struct harness_proc rep[NREP];
+static int ports[NREP];
+static char ids[NCARTS][72];
+
+/* Stop every replica (a Criterion .fini). */
+static void stop_all(void)
+{
+    for (int i = 0; i < NREP; i++)
+        harness_stop(&rep[i]);
+}
+
+TestSuite(repl, .fini = stop_all, .timeout = 90);
+
+/* True when nothing listens on 127.0.0.1:port. */
+static bool port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* Pick NREP ports p with p and p+1 (replication, REPL_PORT_OFFSET=1) free. */
+static void pick_ports(void)
+{
+    for (int i = 0; i < NREP; i++) {
+        int p = 0;
+        for (int tries = 0; tries < 100 && !p; tries++) {
+            p = harness_free_port();
+            for (int k = 0; k < i; k++)
+                if (abs(ports[k] - p) < 2)
+                    p = 0;
+            if (p && !port_free(p + 1))
+                p = 0;
+        }
+        cr_assert(p > 0, "no free port pair");
+        ports[i] = p;
+    }
+}
+
+/* Start replica i (all PEERS, mode) on its port. */
+static void start_rep(int i, const char *mode)
+{
+    char peers[128], inst[32], repl[32];
+    snprintf(peers, sizeof peers, "PEERS=127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", ports[0],
+             ports[1], ports[2]);
+    snprintf(inst, sizeof inst, "INSTANCE_ID=rep%d", i + 1);
+    snprintf(repl, sizeof repl, "REPLICATION=%s", mode);
+    const char *env[] = {peers, inst, repl, "REPL_PORT_OFFSET=1", "REPL_TIMEOUT_MS=1000",
+                         "LOG_LEVEL=info", NULL};
+    cr_assert(harness_svc_start_port(&rep[i], STATEFUL_BIN, ports[i], 0, env),
+              "replica %d did not start", i + 1);
+}
+
+/* GET /info of port as JSON, an integer field of it; -1 when it does not answer. */
+static long info_int(int port, const char *field)
+{
+    struct harness_client *c = harness_client_new(port);
+    struct harness_resp r;
+    long v = -1;
+    if (c && harness_req(c, "GET", "/info", NULL, NULL, &r) && r.status == 200) {
+        json_t *j = json_loads(r.body, 0, NULL);
+        json_t *f = json_object_get(j, field);
+        v = f ? (long)json_integer_value(f) : -1;
+        json_decref(j);
+    }
+    harness_resp_free(&r);
+    harness_client_free(c);
+    return v;
+}
+
+/* Wait until every live replica sees `live` peers (at most 5 s). */
+static void wait_links(int live, int skip)
+{
+    for (int i = 0; i < NREP; i++) {
+        if (i == skip)
+            continue;
+        long long t0 = harness_ms();
+        while (info_int(ports[i], "repl_peers_live") != live && harness_ms() - t0 < 5000)
+            harness_nap(50);
+        cr_assert_eq(info_int(ports[i], "repl_peers_live"), live, "replica %d links", i + 1);
+    }
+}
+
+/* Start all replicas in mode and wait for their links. */
+static void start_trio(const char *mode)
+{
+    pick_ports();
+    for (int i = 0; i < NREP; i++)
+        start_rep(i, mode);
+    wait_links(NREP - 1, -1);
+}
+
+/* A request to port; the status, the body into *out (may be NULL). */
+static long call(int port, const char *m, const char *path, const char *body, json_t **out)
+{
+    struct harness_client *c = harness_client_new(port);
+    struct harness_resp r = {0};
+    const char *h[] = {"Content-Type: application/json", NULL};
+    long st = c && harness_req(c, m, path, body, body ? h : NULL, &r) ? r.status : 0;
+    if (out)
+        *out = r.body ? json_loads(r.body, 0, NULL) : NULL;
+    harness_resp_free(&r);
+    harness_client_free(c);
+    return st;
+}
+
+/* Create NCARTS carts on replica 0, each with NCHG adds of SKU-k, qty 1. */
+static void fill(void)
+{
+    for (int i = 0; i < NCARTS; i++) {
+        json_t *j;
+        cr_assert_eq(call(ports[0], "POST", "/carts", NULL, &j), 201);
+        snprintf(ids[i], sizeof ids[i], "%.64s", json_string_value(json_object_get(j, "id")));
+        json_decref(j);
+        char path[160];
+        snprintf(path, sizeof path, "/carts/%.64s/items", ids[i]);
+        for (int k = 0; k < NCHG; k++) {
+            char body[96];
+            snprintf(body, sizeof body, "{\"sku\":\"SKU-%d\",\"qty\":1,\"unit_price_cents\":%d}",
+                     k, 100 + i);
+            cr_assert_eq(call(ports[0], "POST", path, body, NULL), 200);
+        }
+    }
+}
+
+/* Is cart i exact (version NCHG, NCHG lines) on port? The status into *st. */
+static bool exact(int port, int i, long *st)
+{
+    char path[160];
+    json_t *j;
+    snprintf(path, sizeof path, "/carts/%.64s", ids[i]);
+    *st = call(port, "GET", path, NULL, &j);
+    bool ok = *st == 200 && json_integer_value(json_object_get(j, "version")) == NCHG &&
+              json_array_size(json_object_get(j, "items")) == NCHG &&
+              json_integer_value(json_object_get(j, "total_cents")) == NCHG * (100 + i);
+    json_decref(j);
+    return ok;
+}
+
+/* SIGKILL replica i. */
+static void kill9(int i)
+{
+    kill(rep[i].pid, SIGKILL);
+    waitpid(rep[i].pid, NULL, 0);
+    rep[i].pid = 0;
+}
+
+/* Count the carts that replica `port` serves exactly, and its 404s. */
+static int count_exact(int port, int *nf)
+{
+    int ok = 0;
+    *nf = 0;
+    for (int i = 0; i < NCARTS; i++) {
+        long st;
+        ok += exact(port, i, &st);
+        *nf += st == 404;
+        if (st != 200 && st != 404)
+            fprintf(stderr, "repl: cart %s on %d: %ld\n", ids[i], port, st);
+    }
+    return ok;
+}
+
+/* Wait until replica port has no owned cart without a backup (at most 5 s). */
+static long wait_replicated(int port)
+{
+    long long t0 = harness_ms();
+    long n;
+    while ((n = info_int(port, "carts_under_replicated")) != 0 && harness_ms() - t0 < 5000)
+        harness_nap(50);
+    return n;
+}
+
+/* sync: SIGKILL of the owner loses nothing; a survivor takes every cart over
+ * (exact), the other survivor gets it from there, and every cart gets a new
+ * backup copy. */
+Test(repl, sync_kill_loses_nothing)
+{
+    start_trio("sync");
+    fill();
+    cr_expect_eq(info_int(ports[0], "carts_owned"), NCARTS);
+    cr_expect_eq(info_int(ports[0], "carts_under_replicated"), 0);
+    cr_expect_eq(info_int(ports[1], "carts_backup") + info_int(ports[2], "carts_backup"), NCARTS,
+                 "one backup copy per cart");
+    kill9(0);
+    wait_links(1, 0);
+    int nf, ok = count_exact(ports[1], &nf);
+    cr_expect_eq(ok, NCARTS, "exact after the kill, on replica 2: %d of %d (404: %d)", ok,
+                 NCARTS, nf);
+    ok = count_exact(ports[2], &nf);
+    cr_expect_eq(ok, NCARTS, "exact on replica 3 too: %d of %d (404: %d)", ok, NCARTS, nf);
+    cr_expect_eq(info_int(ports[1], "carts_owned") + info_int(ports[2], "carts_owned"), NCARTS);
+    cr_expect_eq(wait_replicated(ports[1]), 0, "replica 2: carts without a backup");
+    cr_expect_eq(wait_replicated(ports[2]), 0, "replica 3: carts without a backup");
+    fprintf(stderr, "repl: sync kill: %d of %d carts exact after the owner's SIGKILL\n", ok,
+            NCARTS);
+}
+
+/* async: once the backups acknowledged (no request pending), a SIGKILL loses nothing. */
+Test(repl, async_kill_after_acks_loses_nothing)
+{
+    start_trio("async");
+    fill();
+    long long t0 = harness_ms();
+    while (info_int(ports[0], "repl_pending") != 0 && harness_ms() - t0 < 3000)
+        harness_nap(20);
+    kill9(0);
+    wait_links(1, 0);
+    int nf, ok = count_exact(ports[1], &nf);
+    cr_expect_eq(ok, NCARTS, "exact after the kill: %d of %d (404: %d)", ok, NCARTS, nf);
+}
+
+/* off: one copy; a SIGKILL loses exactly the victim's carts (404, never 421). */
+Test(repl, off_kill_loses_exactly_its_carts)
+{
+    start_trio("off");
+    fill();
+    cr_expect_eq(info_int(ports[1], "carts_backup") + info_int(ports[2], "carts_backup"), 0);
+    kill9(0);
+    wait_links(1, 0);
+    int nf, ok = count_exact(ports[1], &nf);
+    cr_expect_eq(ok, 0, "carts that survived: %d", ok);
+    cr_expect_eq(nf, NCARTS, "404 cart_not_found: %d of %d", nf, NCARTS);
+}
+
+/* SIGTERM, in off mode (no backup copies at all): the replica hands every cart
+ * to its peers before it exits; nothing is lost. */
+Test(repl, sigterm_hands_off_every_cart)
+{
+    start_trio("off");
+    fill();
+    long long t0 = harness_ms();
+    harness_stop(&rep[0]);
+    long long took = harness_ms() - t0;
+    long owned = info_int(ports[1], "carts_owned") + info_int(ports[2], "carts_owned");
+    cr_expect_eq(owned, NCARTS, "carts owned by the survivors after the handoff: %ld", owned);
+    wait_links(1, 0);
+    int nf, ok = count_exact(ports[1], &nf);
+    cr_expect_eq(ok, NCARTS, "exact after the handoff: %d of %d (404: %d)", ok, NCARTS, nf);
+    cr_expect_lt(took, 5000, "exit took %lld ms", took);
+    fprintf(stderr, "repl: handoff of %d carts and exit in %lld ms\n", NCARTS, took);
+}
+
+/* A replica restarted after a SIGKILL is a new incarnation: its old carts
+ * (served meanwhile by a peer) come back to it with 200, never 421; a moved
+ * cart goes to whichever replica is asked (the balancer's choice), while a
+ * cart that never left its creator gets 421 from a peer asked by mistake. */
+Test(repl, restarted_replica_serves_its_old_carts)
+{
+    start_trio("sync");
+    fill();
+    kill9(0);
+    wait_links(1, 0);
+    start_rep(0, "sync");
+    wait_links(2, -1);
+    int nf, ok = count_exact(ports[0], &nf);
+    cr_expect_eq(ok, NCARTS, "exact on the restarted replica: %d of %d (404: %d)", ok, NCARTS,
+                 nf);
+    ok = count_exact(ports[1], &nf);
+    cr_expect_eq(ok, NCARTS, "exact on a peer after that: %d of %d (404: %d)", ok, NCARTS, nf);
+    json_t *j;
+    cr_assert_eq(call(ports[0], "POST", "/carts", NULL, &j), 201);
+    char path[160];
+    snprintf(path, sizeof path, "/carts/%.64s", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    long st = call(ports[1], "GET", path, NULL, &j);
+    const char *owner = json_string_value(json_object_get(json_object_get(j, "error"), "owner"));
+    cr_expect_eq(st, 421, "a peer asked for a new cart of the live creator: %ld", st);
+    cr_expect(owner && !strcmp(owner, "rep1"), "owner named: %s", owner ? owner : "none");
+    json_decref(j);
+}
+
+/* A rolling restart of one replica (SIGTERM, start again) in sync mode: every
+ * cart stays exact, served by the restarted replica again. */
+Test(repl, graceful_restart_loses_nothing)
+{
+    start_trio("sync");
+    fill();
+    harness_stop(&rep[0]);
+    start_rep(0, "sync");
+    wait_links(2, -1);
+    int nf, ok = count_exact(ports[0], &nf);
+    cr_expect_eq(ok, NCARTS, "exact after the restart: %d of %d (404: %d)", ok, NCARTS, nf);
+    cr_expect_eq(wait_replicated(ports[0]), 0, "restarted replica: carts without a backup");
+}
+
+/* A change while both peers are frozen (SIGSTOP): the client gives up after
+ * 300 ms; the owner meanwhile counts the frozen peers dead (REPL_TIMEOUT_MS)
+ * and applies the change once, with one copy. The client's retry with the
+ * same Idempotency-Key is the replay (not a second add). Once the peers wake,
+ * the cart is copied again; after the owner's death the replica that takes
+ * the cart over replays the key too: the key travels with the cart. */
+Test(repl, timed_out_change_retried_with_its_key_lands_once)
+{
+    start_trio("sync");
+    json_t *j;
+    cr_assert_eq(call(ports[0], "POST", "/carts", NULL, &j), 201);
+    char path[160];
+    snprintf(path, sizeof path, "/carts/%.64s/items", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    harness_pause(&rep[1], true);
+    harness_pause(&rep[2], true);
+    const char *h[] = {"Content-Type: application/json", "Idempotency-Key: retry-1", NULL};
+    const char *body = "{\"sku\":\"A\",\"qty\":2,\"unit_price_cents\":100}";
+    struct harness_client *c = harness_client_new(ports[0]);
+    struct harness_resp r = {0};
+    harness_client_timeout(c, 300);
+    bool answered = harness_req(c, "POST", path, body, h, &r);
+    cr_expect(!answered || r.status != 200, "the first try was answered in time: %ld", r.status);
+    harness_resp_free(&r);
+    harness_client_free(c);
+    c = harness_client_new(ports[0]);
+    cr_assert(harness_req(c, "POST", path, body, h, &r));
+    char replayed[16] = "";
+    harness_header(&r, "Idempotent-Replayed", replayed, sizeof replayed);
+    cr_expect_eq(r.status, 200, "retry: %ld %s", r.status, r.body);
+    cr_expect_str_eq(replayed, "true", "the retry is the replay");
+    harness_resp_free(&r);
+    harness_client_free(c);
+    harness_pause(&rep[1], false);
+    harness_pause(&rep[2], false);
+    wait_links(NREP - 1, -1);
+    cr_expect_eq(wait_replicated(ports[0]), 0, "the cart is copied again");
+    path[strlen(path) - strlen("/items")] = '\0';
+    cr_assert_eq(call(ports[0], "GET", path, NULL, &j), 200);
+    cr_expect_eq(json_integer_value(json_object_get(j, "version")), 1, "applied once");
+    cr_expect_eq(json_integer_value(json_object_get(j, "total_cents")), 200);
+    json_decref(j);
+    kill9(0);
+    wait_links(1, 0);
+    char items[180];
+    snprintf(items, sizeof items, "%s/items", path);
+    c = harness_client_new(ports[1]);
+    cr_assert(harness_req(c, "POST", items, body, h, &r));
+    replayed[0] = '\0';
+    harness_header(&r, "Idempotent-Replayed", replayed, sizeof replayed);
+    cr_expect_eq(r.status, 200, "after the takeover: %ld %s", r.status, r.body);
+    cr_expect_str_eq(replayed, "true", "the key came along with the cart");
+    harness_resp_free(&r);
+    harness_client_free(c);
+    cr_assert_eq(call(ports[1], "GET", path, NULL, &j), 200);
+    cr_expect_eq(json_integer_value(json_object_get(j, "version")), 1, "still applied once");
+    json_decref(j);
+}

@@ -1,0 +1,88 @@
+/* Unit tests of rproto, the replication protocol codec: every message type
+ * round-trips, a stream is cut into frames, and malformed frames are refused. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rproto.h"
+
+Test(rproto, every_type_round_trips)
+{
+    static const unsigned char blob[] = {1, 'i', 0, 0, 0};
+    for (uint8_t t = 1; t < RP_TYPE_MAX; t++) {
+        struct rproto_msg m = {.type = t, .seq = 1000u + t, .epoch = 77, .inc = UINT64_MAX,
+                               .code = 2, .blob = blob, .bloblen = sizeof blob};
+        snprintf(m.tag, sizeof m.tag, "rep1");
+        snprintf(m.id, sizeof m.id, "rep1-AAAA");
+        struct rproto_buf b = {0};
+        cr_assert(rproto_append(&b, &m), "type %u", t);
+        struct rproto_msg d;
+        size_t used;
+        cr_assert_eq(rproto_decode(b.p, b.len, &d, &used), RPROTO_OK, "type %u", t);
+        cr_expect_eq(used, b.len);
+        cr_expect_eq(d.type, t);
+        cr_expect_eq(d.seq, m.seq);
+        unsigned f = rproto_fields(t);
+        cr_expect_eq(d.epoch, (f & RPF_EPOCH) ? 77u : 0u);
+        cr_expect_eq(d.inc, (f & RPF_INC) ? UINT64_MAX : 0u);
+        cr_expect_str_eq(d.tag, (f & RPF_TAG) ? "rep1" : "");
+        cr_expect_str_eq(d.id, (f & RPF_ID) ? "rep1-AAAA" : "");
+        cr_expect_eq(d.bloblen, (f & RPF_BLOB) ? sizeof blob : 0u);
+        for (size_t cut = 0; cut < b.len; cut++)
+            cr_expect_eq(rproto_decode(b.p, cut, &d, &used), RPROTO_MORE, "type %u cut %zu", t, cut);
+        rproto_buf_free(&b);
+    }
+}
+
+Test(rproto, a_stream_is_cut_into_frames)
+{
+    struct rproto_buf b = {0};
+    for (int i = 0; i < 100; i++) {
+        struct rproto_msg m = {.type = RP_LOOKUP, .seq = (uint64_t)i};
+        snprintf(m.id, sizeof m.id, "cart%d", i);
+        cr_assert(rproto_append(&b, &m));
+    }
+    size_t off = 0, used;
+    struct rproto_msg d;
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(rproto_decode(b.p + off, b.len - off, &d, &used), RPROTO_OK);
+        cr_expect_eq(d.seq, (uint64_t)i);
+        off += used;
+    }
+    cr_expect_eq(off, b.len);
+    rproto_consume(&b, b.len);
+    cr_expect_eq(b.len, 0);
+    rproto_buf_free(&b);
+}
+
+/* Decode the bytes: want the status. */
+static void expect(const unsigned char *p, size_t n, enum rproto_status want, const char *why)
+{
+    struct rproto_msg d;
+    size_t used;
+    cr_expect_eq(rproto_decode(p, n, &d, &used), want, "%s", why);
+}
+
+Test(rproto, malformed_frames_are_refused)
+{
+    static const unsigned char huge[] = {0x7f, 0xff, 0xff, 0xff, 1, 2, 0, 0};
+    expect(huge, sizeof huge, RPROTO_BAD, "length over the limit");
+    static const unsigned char version[] = {0, 0, 0, 4, 2, RP_PING, 0, 0};
+    expect(version, sizeof version, RPROTO_BAD, "version 2");
+    static const unsigned char type[] = {0, 0, 0, 4, 1, 99, 0, 0};
+    expect(type, sizeof type, RPROTO_BAD, "unknown type");
+    static const unsigned char fields[] = {0, 0, 0, 5, 1, RP_PING, RPF_EPOCH, 0, 0};
+    expect(fields, sizeof fields, RPROTO_BAD, "a field the type does not carry");
+    static const unsigned char trailing[] = {0, 0, 0, 5, 1, RP_PING, 0, 0, 0};
+    expect(trailing, sizeof trailing, RPROTO_BAD, "a byte after the fields");
+    static const unsigned char badid[] = {0, 0, 0, 7, 1, RP_LOOKUP, RPF_ID, 0, 2, 'a', '/'};
+    expect(badid, sizeof badid, RPROTO_BAD, "an id with '/'");
+    static const unsigned char nulid[] = {0, 0, 0, 8, 1, RP_LOOKUP, RPF_ID, 0, 3, 'a', 0, 'b'};
+    expect(nulid, sizeof nulid, RPROTO_BAD, "an id with a NUL byte");
+    static const unsigned char emptyid[] = {0, 0, 0, 5, 1, RP_LOOKUP, RPF_ID, 0, 0};
+    expect(emptyid, sizeof emptyid, RPROTO_BAD, "an empty id");
+    static const unsigned char bloblen[] = {0, 0, 0, 8, 1, RP_GRANT, RPF_EPOCH | RPF_BLOB, 0, 1, 5, 1, 2};
+    expect(bloblen, sizeof bloblen, RPROTO_BAD, "a blob longer than the frame");
+    static const unsigned char ok[] = {0, 0, 0, 4, 1, RP_PING, 0, 9};
+    expect(ok, sizeof ok, RPROTO_OK, "a ping");
+}
