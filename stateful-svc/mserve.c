@@ -32,7 +32,9 @@ static bool mserve_current(const struct mt_entry *e, uint64_t epoch, uint64_t in
 uint8_t mstore_put(struct mstore *m, const struct rproto_msg *msg)
 {
     char id[CART_ID_MAX + 1];
-    if (!cblob_id(msg->blob, msg->bloblen, id) || blob_version(msg->blob, msg->bloblen) < 0)
+    /* the blob is kept as it came (the hot path of replication): it is
+     * decoded, and so checked, only when this copy is served */
+    if (!cblob_id(msg->blob, msg->bloblen, id))
         return RPA_ERROR;
     unsigned char *blob = malloc(msg->bloblen ? msg->bloblen : 1);
     if (!blob)
