@@ -192,13 +192,14 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
     return e != NULL;
 }
 
-/* The epoch of this replica's copy of cart id, 0 when it holds none. */
-uint32_t mstore_epoch(struct mstore *m, const char *id)
+/* The epoch of this replica's copy of cart id (0: none) and its owner. */
+uint32_t mstore_epoch(struct mstore *m, const char *id, uint64_t *owner)
 {
     struct mt_shard *sh = mt_shard(&m->t, id);
     pthread_mutex_lock(&sh->lock);
     struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
     uint32_t ep = e ? e->epoch : 0;
+    *owner = e ? e->owner_inc : 0;
     pthread_mutex_unlock(&sh->lock);
     return ep;
 }
