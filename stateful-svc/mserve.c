@@ -32,7 +32,9 @@ static bool mserve_current(const struct mt_entry *e, uint64_t epoch, uint64_t in
 uint8_t mstore_put(struct mstore *m, const struct rproto_msg *msg)
 {
     char id[CART_ID_MAX + 1];
-    if (!cblob_id(msg->blob, msg->bloblen, id) || blob_version(msg->blob, msg->bloblen) < 0)
+    /* the blob is kept as it came (the hot path of replication): it is
+     * decoded, and so checked, only when this copy is served */
+    if (!cblob_id(msg->blob, msg->bloblen, id))
         return RPA_ERROR;
     unsigned char *blob = malloc(msg->bloblen ? msg->bloblen : 1);
     if (!blob)
@@ -190,13 +192,14 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
     return e != NULL;
 }
 
-/* The epoch of this replica's copy of cart id, 0 when it holds none. */
-uint32_t mstore_epoch(struct mstore *m, const char *id)
+/* The epoch of this replica's copy of cart id (0: none) and its owner. */
+uint32_t mstore_epoch(struct mstore *m, const char *id, uint64_t *owner)
 {
     struct mt_shard *sh = mt_shard(&m->t, id);
     pthread_mutex_lock(&sh->lock);
     struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
     uint32_t ep = e ? e->epoch : 0;
+    *owner = e ? e->owner_inc : 0;
     pthread_mutex_unlock(&sh->lock);
     return ep;
 }

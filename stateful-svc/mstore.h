@@ -65,8 +65,8 @@ void mstore_lookup(struct mstore *m, const char *id, struct rproto_msg *reply);
 void mstore_take(struct mstore *m, const char *id, uint64_t inc, int slot,
                  struct rproto_msg *reply, unsigned char **blob);
 
-/* The epoch of this replica's copy of cart id, 0 when it holds none. */
-uint32_t mstore_epoch(struct mstore *m, const char *id);
+/* The epoch of this replica's copy of cart id (0: none) and its owner. */
+uint32_t mstore_epoch(struct mstore *m, const char *id, uint64_t *owner);
 
 /* A granted takeover: keep the cart as owned, with holder as its backup. */
 void mstore_granted(struct mstore *m, const struct rproto_msg *grant, int holder);

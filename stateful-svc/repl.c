@@ -29,6 +29,7 @@ struct repl {
     struct mstore *m;
     enum repl_mode mode;
     uint64_t inc;
+    int timeout_ms;
     char tag[ID_TAG_MAX + 1];
     pthread_mutex_t mu;           /* guards handoffs */
     pthread_cond_t cv;
@@ -76,9 +77,17 @@ static void repl_lookup_end(struct repl *r, struct repl_lookup *lk)
     log_msg(LOG_DEBUG, "lookup", "cart %s: best slot %d owner %d tag %s", q->id, lk->best,
             lk->best_owner, lk->best_tag);
     /* a backup copy here, as new as any elsewhere: promote it (owner dead)
-     * rather than take another from a peer */
-    if (lk->best >= 0 && !lk->best_owner && mstore_epoch(r->m, q->id) >= lk->best_epoch)
+     * rather than take another from a peer; but not while another peer that
+     * may hold a newer copy has only just become unreachable */
+    uint64_t owner;
+    uint32_t mine = mstore_epoch(r->m, q->id, &owner);
+    if (lk->best >= 0 && !lk->best_owner && mine >= lk->best_epoch)
         lk->best = -1;
+    if (lk->best < 0 && mine > 0 && rnet_unsure(r->net, owner, 3 * r->timeout_ms)) {
+        free(lk);
+        repl_complete(q, STORE_UNAVAILABLE, "a peer is unreachable since a moment; retry");
+        return;
+    }
     if (lk->best >= 0) {
         struct rproto_msg take = {.type = RP_TAKE};
         snprintf(take.id, sizeof take.id, "%s", q->id);
@@ -353,6 +362,7 @@ struct repl *repl_start(const struct repl_cfg *cfg, struct mstore *m, char *err,
         r->inc = (uint64_t)time(NULL) * 2654435761u + 1;
     r->m = m;
     r->mode = cfg->mode;
+    r->timeout_ms = cfg->timeout_ms;
     snprintf(r->tag, sizeof r->tag, "%s", cfg->tag);
     pthread_mutex_init(&r->mu, NULL);
     pthread_condattr_t ca;

@@ -180,6 +180,21 @@ struct rnet_link *rnet_links(struct rnet *n, size_t *count)
     return n->links;
 }
 
+/* Is a peer other than except unreachable since less than grace_ms? */
+bool rnet_unsure(struct rnet *n, uint64_t except, int grace_ms)
+{
+    int64_t now = mt_now_ms();
+    bool unsure = false;
+    for (size_t i = 0; i < n->n && !unsure; i++) {
+        struct rnet_link *l = &n->links[i];
+        pthread_mutex_lock(&l->mu);
+        unsure = l->state != RL_UP && l->state != RL_SELF && l->inc != except &&
+                 l->down_ms > 0 && now - l->down_ms < grace_ms;
+        pthread_mutex_unlock(&l->mu);
+    }
+    return unsure;
+}
+
 /* True once every link was tried. */
 bool rnet_settled(struct rnet *n)
 {

@@ -47,6 +47,7 @@ struct rnet_link {
     struct rnet_pend *ph, *pt;
     long npend;
     int64_t next_try_ms, last_tx_ms;
+    int64_t down_ms;              /* when a live link went down, 0 if never */
     struct rproto_buf in;         /* the loop's */
 };
 
@@ -89,6 +90,10 @@ struct rnet_link *rnet_links(struct rnet *n, size_t *count);
  * false when the link is not up. */
 bool rnet_send(struct rnet *n, int slot, struct rproto_msg *m, int wait, void *q, void *ctx,
                const char *id);
+
+/* Is a peer other than incarnation except unreachable since less than
+ * grace_ms (it went down lately: it may be alive behind a stall)? */
+bool rnet_unsure(struct rnet *n, uint64_t except, int grace_ms);
 
 /* True once every link was tried (membership known). */
 bool rnet_settled(struct rnet *n);

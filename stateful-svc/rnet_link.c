@@ -90,6 +90,8 @@ void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why)
 {
     pthread_mutex_lock(&l->mu);
     bool was_up = l->state == RL_UP;
+    if (was_up)
+        l->down_ms = mt_now_ms();
     if (l->fd >= 0)
         close(l->fd);
     l->fd = -1;
