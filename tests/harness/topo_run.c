@@ -32,15 +32,20 @@ static unsigned rnd_next(unsigned *x)
     return *x;
 }
 
-/* One request of a session; records who answered. Returns the status, 0 on transport error. */
+/* One request of a session; records who answered. Returns the status, 0 on transport error.
+ * A change carries an Idempotency-Key made of the session and its version, so that a
+ * resend of it (by the session, or by the proxy) is replayed, not applied twice. */
 static long sess_send(struct topo_run *r, struct topo_run_sess *s, const char *m, const char *path,
                       const char *body, json_t **out)
 {
     struct harness_resp resp;
-    char inst[64] = "";
+    char inst[64] = "", key[96];
+    const char *hdrs[] = { key, NULL };
+    bool keyed = r->idempotent && strcmp(m, "GET") && s->id[0];
+    snprintf(key, sizeof key, "Idempotency-Key: %.40s-v%ld", s->id, s->version);
     if (out)
         *out = NULL;
-    if (!harness_req(s->c, m, path, body, NULL, &resp))
+    if (!harness_req(s->c, m, path, body, keyed ? hdrs : NULL, &resp))
         return 0;
     atomic_fetch_add(&r->progress, 1);
     int rep = harness_header(&resp, "X-Instance", inst, sizeof inst) ? topo_rep_of(inst) : -1;

@@ -131,8 +131,10 @@ static void check_restarted_serves(struct topo_run *r, int victim)
 
 /* SIGKILL stateful-2 mid-run (REPLICATION=sync, the topology's default): no cart is
  * lost. HAProxy moves the victim's sessions to a survivor, which takes each cart over
- * from its backup copy. Changes around the kill are idempotent PUTs, resent when they
- * failed for want of a replica, so every cart can be checked exactly. */
+ * from its backup copy. Changes around the kill are PUTs with an Idempotency-Key,
+ * resent when they failed for want of a replica (a change the victim applied and
+ * copied before it died is then replayed, not applied twice), so every cart can be
+ * checked exactly: version and lines. */
 Test(routing, stateful_kill_loses_nothing)
 {
     struct topo_run *r = topo_run_new(&T, 0);
@@ -159,9 +161,24 @@ Test(routing, stateful_kill_loses_nothing)
         bool ok = !s->broken && topo_run_exact(r, s, &st, code, owner);
         exact += ok;
         victims_ok += ok && s->rep == victim;
-        if (!ok)
-            fprintf(stderr, "routing: session %d (%s, rep %d) broken %d status %ld/%ld %s\n",
-                    i, s->id, s->rep, s->broken, s->fail_status, st, code);
+        if (!ok) {
+            fprintf(stderr, "routing: session %d (%s, rep %d) broken %d status %ld/%ld %s; "
+                    "model version %ld resent %d qty", i, s->id, s->rep, s->broken,
+                    s->fail_status, st, code, s->version, s->resent);
+            for (int k = 0; k < TOPO_RUN_NSKU; k++)
+                fprintf(stderr, " %d", s->qty[k]);
+            fprintf(stderr, "\n");
+            for (int k = 0; k < NREP; k++) {
+                char path[128], *txt;
+                long rst;
+                snprintf(path, sizeof path, "/carts/%s", s->id);
+                json_t *j = topo_get_json(T.base[0] + k, path, NULL, &rst);
+                txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+                fprintf(stderr, "routing:   stateful-%d: %ld %s\n", k + 1, rst, txt ? txt : "");
+                free(txt);
+                json_decref(j);
+            }
+        }
     }
     fprintf(stderr, "routing: stateful-2 owned %ld carts; after its SIGKILL %d of them exact, "
             "%d of %d carts exact in all; failed requests resent: %d\n", owned[victim],
