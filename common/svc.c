@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "route.h"
+#include "util.h"
 
 #define SVC_FINISH_WAIT_MS 10000  /* how long in-flight requests may take at exit */
 #define SVC_HANDOFF_SECONDS 5     /* store handoff time when DRAIN_SECONDS is 0 */
@@ -72,12 +73,9 @@ static void svc_drain(struct api *a, struct http_server *srv, const sigset_t *se
     api_set_draining(a);
     log_msg(LOG_INFO, "draining", "readyz now 503; serving for %d s more", secs);
     if (a->store.ops->drain) { /* hand the store's carts away, within the drain time */
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long long t0 = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        long long t0 = util_mono_ms();
         a->store.ops->drain(a->store.self, t0 + (secs > 0 ? secs : SVC_HANDOFF_SECONDS) * 1000LL);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        secs -= (int)(((long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 - t0) / 1000);
+        secs -= (int)((util_mono_ms() - t0) / 1000);
     }
     if (secs > 0) {
         struct timespec ts = {.tv_sec = secs};

@@ -13,6 +13,7 @@
 #include "id.h"
 #include "mtable.h"
 #include "rproto.h"
+#include "util.h"
 #include "store.h"
 
 struct repl;
@@ -28,10 +29,7 @@ struct mstore {
     size_t max_items;
     atomic_bool draining;
     int sweep_ms;
-    bool has_sweeper, stop;
-    pthread_t sweeper;
-    pthread_mutex_t stop_lock;
-    pthread_cond_t stop_cond;
+    struct util_ticker sweeper;   /* mem_sweep_tick every sweep_ms (zeroed: none) */
 };
 
 /* Run q on this store; may_lookup false after a lookup (no second one). */

@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "util.h"
 
 #define MT_MALLOC_OVERHEAD 16     /* glibc: a chunk header and rounding, per allocation */
 #define MT_BUCKET_SHARE 16        /* uthash buckets per entry, on average */
@@ -11,9 +11,7 @@
 /* Milliseconds on the monotonic clock. */
 int64_t mt_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return util_mono_ms();
 }
 
 /* Heap bytes an entry of this id and blob length takes (an estimate). */
@@ -35,12 +33,7 @@ void mt_init(struct mtable *t, int ttl_seconds)
 /* The shard that holds id (FNV-1a, 32 bit). */
 struct mt_shard *mt_shard(struct mtable *t, const char *id)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-        h ^= *p;
-        h *= 16777619u;
-    }
-    return &t->shards[h & (MT_SHARDS - 1)];
+    return &t->shards[util_fnv1a32(id) & (MT_SHARDS - 1)];
 }
 
 /* Add d to the counter of role r. */

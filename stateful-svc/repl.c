@@ -11,6 +11,7 @@
 #include "mstore.h"
 #include "mtable.h"
 #include "rnet.h"
+#include "util.h"
 
 /* A lookup in progress: who holds the cart of q? */
 struct repl_lookup {
@@ -307,13 +308,7 @@ bool repl_send(struct repl *r, int slot, struct rproto_msg *m, enum repl_wait w,
 static void repl_wait_handoffs(struct repl *r, long long deadline_ms)
 {
     while (r->handoffs > 0 && mt_now_ms() < deadline_ms) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = util_mono_after(50);
         pthread_cond_timedwait(&r->cv, &r->mu, &ts);
     }
 }

@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cblob.h"
 #include "members.h"
 #include "mstore.h"
 #include "repl.h"
+#include "util.h"
 
 #define MEM_SETTLE_MS 1000        /* start-up waits this long at most for the peers */
 
@@ -170,47 +170,22 @@ static void mem_drain(void *self, long long deadline_ms)
         repl_drain(m->repl, deadline_ms);
 }
 
-/* The sweeper thread: drop expired carts and re-replicate every sweep_ms. */
-static void *mem_sweeper(void *arg)
+/* One sweep (the sweeper's tick): drop expired carts, re-replicate. */
+static void mem_sweep_tick(void *arg)
 {
     struct mstore *m = arg;
-    pthread_mutex_lock(&m->stop_lock);
-    while (!m->stop) {
-        struct timespec dl;
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        int64_t ns = dl.tv_nsec + (int64_t)m->sweep_ms * 1000000;
-        dl.tv_sec += (time_t)(ns / 1000000000);
-        dl.tv_nsec = (long)(ns % 1000000000);
-        int rc = 0;
-        while (!m->stop && rc == 0)
-            rc = pthread_cond_timedwait(&m->stop_cond, &m->stop_lock, &dl);
-        if (m->stop)
-            break;
-        pthread_mutex_unlock(&m->stop_lock);
-        mt_sweep(&m->t);
-        if (m->repl && atomic_load(&m->t.unreplicated) > 0)
-            mstore_rereplicate(m);
-        pthread_mutex_lock(&m->stop_lock);
-    }
-    pthread_mutex_unlock(&m->stop_lock);
-    return NULL;
+    mt_sweep(&m->t);
+    if (m->repl && atomic_load(&m->t.unreplicated) > 0)
+        mstore_rereplicate(m);
 }
 
 /* ops.destroy: stop replication and the sweeper, then free every cart. */
 static void mem_destroy(void *self)
 {
     struct mstore *m = self;
-    if (m->has_sweeper) {
-        pthread_mutex_lock(&m->stop_lock);
-        m->stop = true;
-        pthread_cond_signal(&m->stop_cond);
-        pthread_mutex_unlock(&m->stop_lock);
-        pthread_join(m->sweeper, NULL);
-    }
+    util_ticker_stop(&m->sweeper);
     repl_stop(m->repl);
     mt_destroy(&m->t);
-    pthread_cond_destroy(&m->stop_cond);
-    pthread_mutex_destroy(&m->stop_lock);
     free(m);
 }
 
@@ -230,26 +205,6 @@ size_t store_mem_sweep(struct store *s)
         return 0;
     struct mstore *m = s->self;
     return mt_sweep(&m->t);
-}
-
-/* Set up the stop condition (CLOCK_MONOTONIC) and start the sweeper. */
-static int mem_start_sweeper(struct mstore *m, char *err, size_t errlen)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&m->stop_cond, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&m->stop_lock, NULL);
-    if (m->sweep_ms <= 0)
-        return 0;
-    int rc = pthread_create(&m->sweeper, NULL, mem_sweeper, m);
-    if (rc != 0) {
-        snprintf(err, errlen, "memory store: sweeper thread: %s", strerror(rc));
-        return -1;
-    }
-    m->has_sweeper = true;
-    return 0;
 }
 
 /* Open a memory store; 0 on success, -1 with err set. */
@@ -274,7 +229,8 @@ int store_mem_open(const struct store_mem_cfg *cfg, struct store *out, char *err
     m->sweep_ms = cfg->sweep_ms;
     snprintf(m->tag, sizeof m->tag, "%s", cfg->tag ? cfg->tag : "");
     atomic_init(&m->draining, false);
-    if (mem_start_sweeper(m, err, errlen) != 0) {
+    if (m->sweep_ms > 0 && util_ticker_start(&m->sweeper, m->sweep_ms, false, mem_sweep_tick, m,
+                                             err, errlen) != 0) {
         mem_destroy(m);
         return -1;
     }
