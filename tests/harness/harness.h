@@ -16,6 +16,17 @@
 #include "harness_http.h"
 #include "harness_raw.h"
 
+/* The service a per-target test file runs against (it is built once with
+ * TARGET_STATEFUL, once with TARGET_STATELESS): its binary, and whether it
+ * needs a Redis. */
+#if defined(TARGET_STATEFUL)
+#define TARGET_BIN STATEFUL_BIN
+#define TARGET_USES_REDIS 0
+#elif defined(TARGET_STATELESS)
+#define TARGET_BIN STATELESS_BIN
+#define TARGET_USES_REDIS 1
+#endif
+
 struct harness_proc {
     pid_t pid;
     int port;

@@ -13,20 +13,12 @@
 
 #include "hostile.h"
 
-#if defined(TARGET_STATEFUL)
-#define BIN STATEFUL_BIN
-#define USE_REDIS 0
-#else
-#define BIN STATELESS_BIN
-#define USE_REDIS 1
-#endif
-
 static struct hostile H;
 
 /* .init: the target service (and Redis), a client and the seeded carts. */
 static void start(void)
 {
-    hostile_start(&H, BIN, USE_REDIS);
+    hostile_start(&H, TARGET_BIN, TARGET_USES_REDIS);
 }
 
 /* .fini: stop everything the test started. */

@@ -16,12 +16,10 @@
 
 #if defined(TARGET_STATEFUL)
 #define STATEFUL true
-#define USE_REDIS 0
 #define SERVICE "stateful-svc"
 #define STORE "memory"
 #else
 #define STATEFUL false
-#define USE_REDIS 1
 #define SERVICE "stateless-svc"
 #define STORE "redis"
 #endif
@@ -48,7 +46,7 @@ Test(contract, create_cart)
               strstr(v, want), "Set-Cookie %s", v);
     cr_assert(harness_header(&contract_resp, "ETag", v, sizeof v));
     cr_assert_str_eq(v, "\"0\"");
-    if (!USE_REDIS)
+    if (!TARGET_USES_REDIS)
         cr_assert(strncmp(id, CONTRACT_INSTANCE "-", strlen(CONTRACT_INSTANCE) + 1) == 0,
                   "id %s lacks tag", id);
     cr_assert_eq(contract_call("POST", "/carts", "{}"), 201, "%s", contract_resp.body);
@@ -268,7 +266,7 @@ Test(contract, bad_config)
 {
     const char *env[] = { "MAX_ITEMS=lots", NULL };
     int rport = 0;
-    if (USE_REDIS) {
+    if (TARGET_USES_REDIS) {
         cr_assert(harness_redis_start(&contract_redis));
         rport = contract_redis.port;
     }

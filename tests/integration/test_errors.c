@@ -12,10 +12,8 @@
 
 #if defined(TARGET_STATEFUL)
 #define STATEFUL true
-#define USE_REDIS 0
 #else
 #define STATEFUL false
-#define USE_REDIS 1
 #endif
 
 TestSuite(errors, .fini = contract_stop, .timeout = 60);
@@ -218,7 +216,7 @@ Test(errors, misdirected)
     contract_start(STATEFUL);
     const char *other = "/carts/beta2-AAAAAAAAAAAAAAAAAAAAAA";
     contract_call("GET", other, NULL);
-    if (USE_REDIS) {
+    if (TARGET_USES_REDIS) {
         contract_expect_err(404, "cart_not_found");
         return;
     }
@@ -263,7 +261,7 @@ Test(errors, keep_alive)
 
 Test(errors, capacity)
 {
-    if (USE_REDIS)
+    if (TARGET_USES_REDIS)
         return;  /* MAX_CARTS is the memory store's bound */
     const char *env[] = { "MAX_CARTS=2", NULL };
     contract_start_with(STATEFUL, env);

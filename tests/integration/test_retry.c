@@ -14,14 +14,6 @@
 
 #include "harness.h"
 
-#if defined(TARGET_STATEFUL)
-#define BIN STATEFUL_BIN
-#define USE_REDIS 0
-#else
-#define BIN STATELESS_BIN
-#define USE_REDIS 1
-#endif
-
 static struct harness_proc redis, svc;
 static struct harness_client *cl;
 static const char *const svc_env[] = { "REDIS_TIMEOUT_MS=300", "INSTANCE_ID=retry1", NULL };
@@ -30,11 +22,11 @@ static const char *const svc_env[] = { "REDIS_TIMEOUT_MS=300", "INSTANCE_ID=retr
 static void start(void)
 {
     int rport = 0;
-    if (USE_REDIS) {
+    if (TARGET_USES_REDIS) {
         cr_assert(harness_redis_start(&redis), "redis-server did not start");
         rport = redis.port;
     }
-    cr_assert(harness_svc_start(&svc, BIN, rport, svc_env), "service did not start");
+    cr_assert(harness_svc_start(&svc, TARGET_BIN, rport, svc_env), "service did not start");
     cl = harness_client_new(svc.port);
     cr_assert_not_null(cl);
 }
@@ -45,7 +37,7 @@ static void stop(void)
     harness_client_free(cl);
     cl = NULL;
     harness_stop(&svc);
-    if (USE_REDIS) {
+    if (TARGET_USES_REDIS) {
         harness_pause(&redis, false);
         harness_stop(&redis);
     }
