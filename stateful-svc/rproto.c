@@ -19,6 +19,7 @@ static const unsigned rp_fields[RP_TYPE_MAX] = {
     [RP_REFUSE] = RPF_CODE,
     [RP_HANDOFF] = RPF_EPOCH | RPF_BLOB,
     [RP_ACK] = RPF_CODE,
+    [RP_TOUCH] = RPF_EPOCH | RPF_INC | RPF_ID,
 };
 
 /* The field set a message type carries. */

@@ -43,6 +43,7 @@ enum rproto_type {
     RP_REFUSE,        /* CODE (enum rproto_refuse) */
     RP_HANDOFF,       /* EPOCH, BLOB: you own this cart now (RP_ACK) */
     RP_ACK,           /* CODE (enum rproto_ack) */
+    RP_TOUCH,         /* EPOCH, INC (owner), ID: the cart was read; slide the copy's TTL (RP_ACK) */
     RP_TYPE_MAX
 };
 
@@ -50,7 +51,8 @@ enum rproto_field {
     RPF_EPOCH = 1, RPF_INC = 2, RPF_CODE = 4, RPF_TAG = 8, RPF_ID = 16, RPF_BLOB = 32
 };
 
-enum rproto_ack { RPA_OK = 0, RPA_STALE, RPA_ERROR };
+/* RPA_GONE: a TOUCH found no copy as new as the owner's (send the whole cart). */
+enum rproto_ack { RPA_OK = 0, RPA_STALE, RPA_ERROR, RPA_GONE };
 enum rproto_refuse { RPR_NOT_FOUND = 0, RPR_OWNER_ALIVE, RPR_BUSY };
 /* RP_FOUND's CODE: the role, and whether the cart moved since its creation. */
 enum rproto_role { RPROLE_OWNER = 0, RPROLE_BACKUP = 1, RPROLE_MOVED = 2 };

@@ -86,3 +86,39 @@ Test(rproto, malformed_frames_are_refused)
     static const unsigned char ok[] = {0, 0, 0, 4, 1, RP_PING, 0, 9};
     expect(ok, sizeof ok, RPROTO_OK, "a ping");
 }
+
+/* TOUCH carries exactly epoch, owner incarnation and id (like DEL), its
+ * bytes are fixed (a peer of another build must read them alike), and the
+ * ACK that answers it may say GONE. */
+Test(rproto, touch_is_epoch_inc_id_and_answered_by_ack)
+{
+    cr_expect_eq(rproto_fields(RP_TOUCH), RPF_EPOCH | RPF_INC | RPF_ID);
+    struct rproto_msg m = {.type = RP_TOUCH, .seq = 7, .epoch = 3, .inc = 300};
+    snprintf(m.id, sizeof m.id, "r1-AB");
+    struct rproto_buf b = {0};
+    cr_assert(rproto_append(&b, &m));
+    static const unsigned char want[] = {0, 0, 0, 13, 1, RP_TOUCH, RPF_EPOCH | RPF_INC | RPF_ID,
+                                         7, 3, 0xac, 0x02, 5, 'r', '1', '-', 'A', 'B'};
+    cr_assert_eq(b.len, sizeof want);
+    cr_expect(memcmp(b.p, want, sizeof want) == 0, "the TOUCH frame's bytes");
+    struct rproto_msg d;
+    size_t used;
+    cr_assert_eq(rproto_decode(b.p, b.len, &d, &used), RPROTO_OK);
+    cr_expect_eq(d.type, RP_TOUCH);
+    cr_expect_eq(d.epoch, 3u);
+    cr_expect_eq(d.inc, 300u);
+    cr_expect_str_eq(d.id, "r1-AB");
+    rproto_buf_free(&b);
+    static const unsigned char noid[] = {0, 0, 0, 6, 1, RP_TOUCH, RPF_EPOCH | RPF_INC, 7, 3, 1};
+    expect(noid, sizeof noid, RPROTO_BAD, "a TOUCH without its id");
+    static const unsigned char blob[] = {0, 0, 0, 9, 1, RP_TOUCH,
+                                         RPF_EPOCH | RPF_INC | RPF_ID | RPF_BLOB,
+                                         7, 3, 1, 1, 'a', 0};
+    expect(blob, sizeof blob, RPROTO_BAD, "a TOUCH with a blob");
+    struct rproto_msg ack = {.type = RP_ACK, .seq = 7, .code = RPA_GONE};
+    cr_assert(rproto_append(&b, &ack));
+    cr_assert_eq(rproto_decode(b.p, b.len, &d, &used), RPROTO_OK);
+    cr_expect_eq(d.type, RP_ACK);
+    cr_expect_eq(d.code, RPA_GONE);
+    rproto_buf_free(&b);
+}
