@@ -57,8 +57,10 @@ bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q,
                                  .inc = m->inc, .blob = e->blob, .bloblen = e->len};
         snprintf(msg.id, sizeof msg.id, "%s", e->id);
         struct store_req *wait = repl_mode(m->repl) == REPL_SYNC ? q : NULL;
-        if (repl_send(m->repl, e->backup, &msg, del ? RW_DEL : RW_PUT, wait, e->id))
+        if (repl_send(m->repl, e->backup, &msg, del ? RW_DEL : RW_PUT, wait, e->id)) {
+            e->sent_ms = mt_now_ms(); /* the backup's copy is as fresh as this one */
             return wait != NULL;
+        }
         mt_set_backup(&m->t, e, MT_NO_PEER);
     }
     return false;

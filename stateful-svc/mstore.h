@@ -30,6 +30,8 @@ struct mstore {
     atomic_bool draining;
     int sweep_ms;
     struct util_ticker sweeper;   /* mem_sweep_tick every sweep_ms (zeroed: none) */
+    atomic_long touches_sent;     /* TOUCHes sent to backups (mttl.c) */
+    atomic_long expiry_dels;      /* DELs sent to backups for expired carts (mttl.c) */
 };
 
 /* Run q on this store; may_lookup false after a lookup (no second one). */
@@ -90,5 +92,19 @@ void mstore_handoff_done(struct mstore *m, const char *id, bool ok);
 
 /* Give owned carts without a backup one (after a peer came or went). */
 void mstore_rereplicate(struct mstore *m);
+
+/* The sweeper's pass (mttl.c): drop expired carts, with a DEL to their
+ * backups, and TOUCH the backups of carts read lately; how many were dropped. */
+size_t mstore_sweep(struct mstore *m);
+
+/* A peer's TOUCH: slide the TTL of the backup copy it owns; an enum rproto_ack. */
+uint8_t mstore_touch(struct mstore *m, const struct rproto_msg *msg);
+
+/* The answer to a TOUCH sent to slot (msg NULL: the link died). */
+void mstore_touch_acked(struct mstore *m, int slot, const char *id, const struct rproto_msg *msg);
+
+/* The owner of incarnation inc is lost: its carts' backup copies here get a
+ * full TTL from now. */
+void mstore_owner_lost(struct mstore *m, uint64_t inc);
 
 #endif

@@ -146,6 +146,12 @@ void mt_set_backup(struct mtable *t, struct mt_entry *e, int slot)
 /* Drop every entry idle past the TTL; returns how many. */
 size_t mt_sweep(struct mtable *t)
 {
+    return mt_sweep_visit(t, NULL, NULL);
+}
+
+/* mt_sweep, showing every entry to visit first (expired: it is dropped next). */
+size_t mt_sweep_visit(struct mtable *t, mt_visit_fn visit, void *ud)
+{
     size_t dropped = 0;
     for (unsigned i = 0; i < MT_SHARDS; i++) {
         struct mt_shard *sh = &t->shards[i];
@@ -153,7 +159,10 @@ size_t mt_sweep(struct mtable *t)
         pthread_mutex_lock(&sh->lock);
         int64_t now = mt_now_ms();
         HASH_ITER(hh, sh->head, e, tmp) {
-            if (now - e->last_ms > t->ttl_ms && e->role != MT_HANDING) {
+            bool expired = now - e->last_ms > t->ttl_ms && e->role != MT_HANDING;
+            if (visit)
+                visit(ud, e, expired, now);
+            if (expired) {
                 mt_drop(t, sh, e);
                 dropped++;
             }

@@ -29,6 +29,7 @@ enum mt_role { MT_OWNED = 0, MT_BACKUP, MT_HANDING };
 struct mt_entry {
     UT_hash_handle hh;
     int64_t last_ms;              /* last access (owned) or copy (backup), monotonic ms */
+    int64_t sent_ms;              /* owned: when its last copy or TOUCH went to the backup */
     uint64_t owner_inc;           /* the owner's incarnation (ours when owned) */
     uint32_t epoch;               /* ownership generation: +1 on every takeover */
     int16_t backup;               /* owned: peer slot of the backup copy, MT_NO_PEER none */
@@ -87,6 +88,12 @@ void mt_drop(struct mtable *t, struct mt_shard *sh, struct mt_entry *e);
 
 /* Drop every entry idle past the TTL; returns how many. */
 size_t mt_sweep(struct mtable *t);
+
+/* What a sweep does with an entry before it may drop it (shard locked). */
+typedef void (*mt_visit_fn)(void *ud, struct mt_entry *e, bool expired, int64_t now);
+
+/* mt_sweep, showing every entry to visit first (expired: it is dropped next). */
+size_t mt_sweep_visit(struct mtable *t, mt_visit_fn visit, void *ud);
 
 /* Heap bytes an entry of this id and blob length takes (an estimate). */
 size_t mt_cost(size_t idlen, size_t bloblen);

@@ -59,6 +59,7 @@ static void repl_serve(void *ud, uint64_t inc, int slot, const struct rproto_msg
     case RP_LOOKUP: mstore_lookup(r->m, req->id, reply); break;
     case RP_TAKE: mstore_take(r->m, req->id, inc, slot, reply, owned); break;
     case RP_HANDOFF: reply->code = mstore_handoff_in(r->m, req, slot); break;
+    case RP_TOUCH: reply->code = mstore_touch(r->m, req); break;
     default: reply->code = RPA_ERROR;
     }
 }
@@ -178,6 +179,9 @@ static void repl_answer(void *ud, struct rnet_link *l, struct rnet_pend *p,
     case RW_TAKE:
         repl_taken(r, l, p->ctx, msg);
         return;
+    case RW_TOUCH:
+        mstore_touch_acked(r->m, l->slot, p->id, msg);
+        return;
     case RW_HANDOFF: {
         bool ok = msg && msg->type == RP_ACK && msg->code == RPA_OK;
         mstore_handoff_done(r->m, p->id, ok);
@@ -191,11 +195,18 @@ static void repl_answer(void *ud, struct rnet_link *l, struct rnet_pend *p,
     }
 }
 
-/* rnet_ops.lost: a peer died: re-replicate what it backed up. */
+/* rnet_ops.lost: a peer died: re-replicate what it backed up; the copies
+ * it owned here keep a full TTL from now. */
 static void repl_lost(void *ud, int slot)
 {
     struct repl *r = ud;
+    size_t n;
+    struct rnet_link *l = &rnet_links(r->net, &n)[slot];
+    pthread_mutex_lock(&l->mu);
+    uint64_t inc = l->inc;
+    pthread_mutex_unlock(&l->mu);
     mstore_peer_lost(r->m, slot);
+    mstore_owner_lost(r->m, inc);
 }
 
 /* Find who holds q's cart among the live peers; take it over, or answer. */

@@ -31,7 +31,8 @@ enum repl_wait {
     RW_PING,
     RW_LOOKUP,    /* part of a lookup: ctx */
     RW_TAKE,      /* a takeover: ctx */
-    RW_HANDOFF    /* a drain's handoff: ctx = the cart id */
+    RW_HANDOFF,   /* a drain's handoff: ctx = the cart id */
+    RW_TOUCH      /* a sweep's TOUCH (mttl.c) */
 };
 
 struct repl_cfg {

@@ -155,6 +155,10 @@ static enum store_status mem_stats(void *self, struct store_stats *out, char *er
         {"repl_pending", "Replication requests sent and not yet answered.", rs.pending},
         {"repl_bytes_sent", "Bytes sent to peers by replication.", (long long)rs.bytes_sent},
         {"repl_peers_live", "Peers with a live replication link.", rs.peers_live},
+        {"repl_touches_sent", "TOUCHes sent: a backup copy's TTL slid after reads of the cart.",
+         atomic_load(&m->touches_sent)},
+        {"repl_expiry_dels_sent", "DELs sent to backups because the owned cart expired.",
+         atomic_load(&m->expiry_dels)},
     };
     out->nextra = sizeof x / sizeof x[0];
     memcpy(out->extra, x, sizeof x);
@@ -174,7 +178,7 @@ static void mem_drain(void *self, long long deadline_ms)
 static void mem_sweep_tick(void *arg)
 {
     struct mstore *m = arg;
-    mt_sweep(&m->t);
+    mstore_sweep(m);
     if (m->repl && atomic_load(&m->t.unreplicated) > 0)
         mstore_rereplicate(m);
 }
@@ -204,7 +208,7 @@ size_t store_mem_sweep(struct store *s)
     if (!s || s->ops != &mem_ops || !s->self)
         return 0;
     struct mstore *m = s->self;
-    return mt_sweep(&m->t);
+    return mstore_sweep(m);
 }
 
 /* Open a memory store; 0 on success, -1 with err set. */
