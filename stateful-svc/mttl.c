@@ -5,20 +5,62 @@
  * a full TTL from that moment, for a takeover to find. See mstore.h;
  * docs/replication.md ("Idle expiry of the two copies"). */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "log.h"
 #include "mstore.h"
 #include "repl.h"
 
-/* What one sweep sent. */
+#define MTTL_BATCH 64             /* messages queued before they go out */
+
+/* A message of the sweep, to the link of slot. */
+struct mttl_item {
+    int slot;
+    int wait;                     /* RW_TOUCH or RW_DEL */
+    struct rproto_msg msg;
+};
+
+/* One sweep: what it sent, and the batch not yet sent. */
 struct mttl_pass {
     struct mstore *m;
     long touches, dels;
+    size_t n;
+    struct mttl_item items[MTTL_BATCH];
 };
+
+/* Send the batch, each peer's part in one go (one write, pipelined, no
+ * waiting: the answers come back to mstore_touch_acked and repl_acked). */
+static void mttl_flush(struct mttl_pass *s)
+{
+    struct rproto_msg *ms[MTTL_BATCH];
+    int waits[MTTL_BATCH];
+    bool done[MTTL_BATCH] = {false};
+    for (size_t i = 0; i < s->n; i++) {
+        size_t k = 0;
+        if (done[i])
+            continue;
+        for (size_t j = i; j < s->n; j++) {
+            if (done[j] || s->items[j].slot != s->items[i].slot)
+                continue;
+            ms[k] = &s->items[j].msg;
+            waits[k++] = s->items[j].wait;
+            done[j] = true;
+        }
+        size_t sent = repl_send_many(s->m->repl, s->items[i].slot, ms, waits, k);
+        for (size_t j = 0; j < sent; j++) {
+            if (waits[j] == RW_TOUCH)
+                s->touches++;
+            else
+                s->dels++;
+        }
+    }
+    s->n = 0;
+}
 
 /* The sweep's look at one entry (shard locked): an owned cart read since
  * its last copy or TOUCH went to the backup, TTL/4 ago or more, gets a
- * TOUCH; an owned cart that expires gets a DEL (fire and forget). */
+ * TOUCH; an owned cart that expires gets a DEL (fire and forget). A link
+ * that is down sends nothing: its peer's loss re-replicates these carts. */
 static void mttl_visit(void *ud, struct mt_entry *e, bool expired, int64_t now)
 {
     struct mttl_pass *s = ud;
@@ -27,20 +69,16 @@ static void mttl_visit(void *ud, struct mt_entry *e, bool expired, int64_t now)
         return;
     if (!expired && (e->last_ms <= e->sent_ms || now - e->sent_ms < m->t.ttl_ms / 4))
         return;
-    struct rproto_msg msg = {.type = expired ? RP_DEL : RP_TOUCH, .epoch = e->epoch,
-                             .inc = m->inc};
-    snprintf(msg.id, sizeof msg.id, "%s", e->id);
-    if (!repl_send(m->repl, e->backup, &msg, expired ? RW_DEL : RW_TOUCH, NULL, e->id)) {
-        if (!expired) /* the link is down: the cart gets a new backup (a whole copy) */
-            mt_set_backup(&m->t, e, MT_NO_PEER);
-        return;
-    }
-    if (expired) {
-        s->dels++;
-    } else {
+    if (s->n == MTTL_BATCH)
+        mttl_flush(s);
+    struct mttl_item *it = &s->items[s->n++];
+    it->slot = e->backup;
+    it->wait = expired ? RW_DEL : RW_TOUCH;
+    it->msg = (struct rproto_msg){.type = expired ? RP_DEL : RP_TOUCH, .epoch = e->epoch,
+                                  .inc = m->inc};
+    snprintf(it->msg.id, sizeof it->msg.id, "%s", e->id);
+    if (!expired)
         e->sent_ms = now;
-        s->touches++;
-    }
 }
 
 /* The sweeper's pass: drop expired carts, with a DEL to their backups, and
@@ -49,13 +87,18 @@ size_t mstore_sweep(struct mstore *m)
 {
     if (!m->repl || repl_mode(m->repl) == REPL_OFF)
         return mt_sweep(&m->t);
-    struct mttl_pass s = {.m = m};
-    size_t dropped = mt_sweep_visit(&m->t, mttl_visit, &s);
-    atomic_fetch_add(&m->touches_sent, s.touches);
-    atomic_fetch_add(&m->expiry_dels, s.dels);
-    if (s.touches || s.dels)
-        log_msg(LOG_DEBUG, "sweep", "%ld touches, %ld expired carts' deletes sent", s.touches,
-                s.dels);
+    struct mttl_pass *s = malloc(sizeof *s);
+    if (!s)
+        return mt_sweep(&m->t);
+    *s = (struct mttl_pass){.m = m};
+    size_t dropped = mt_sweep_visit(&m->t, mttl_visit, s);
+    mttl_flush(s);
+    atomic_fetch_add(&m->touches_sent, s->touches);
+    atomic_fetch_add(&m->expiry_dels, s->dels);
+    if (s->touches || s->dels)
+        log_msg(LOG_DEBUG, "sweep", "%ld touches, %ld expired carts' deletes sent", s->touches,
+                s->dels);
+    free(s);
     return dropped;
 }
 

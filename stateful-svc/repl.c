@@ -315,6 +315,13 @@ bool repl_send(struct repl *r, int slot, struct rproto_msg *m, enum repl_wait w,
     return r && rnet_send(r->net, slot, m, (int)w, q, NULL, id);
 }
 
+/* Queue count requests on the link to slot in one write. */
+size_t repl_send_many(struct repl *r, int slot, struct rproto_msg *const *ms,
+                      const int *waits, size_t count)
+{
+    return r ? rnet_send_many(r->net, slot, ms, waits, count) : 0;
+}
+
 /* Wait (mutex held) until no handoff is outstanding or the deadline passes. */
 static void repl_wait_handoffs(struct repl *r, long long deadline_ms)
 {

@@ -85,6 +85,11 @@ int repl_slot_of(struct repl *r, uint64_t inc);
 bool repl_send(struct repl *r, int slot, struct rproto_msg *m, enum repl_wait w,
                struct store_req *q, const char *id);
 
+/* Queue count requests (ms[i] waiting as waits[i], no request) on the link
+ * to slot in one write; how many were queued. */
+size_t repl_send_many(struct repl *r, int slot, struct rproto_msg *const *ms,
+                      const int *waits, size_t count);
+
 /* Find who holds q's cart among the live peers and take it over, or answer
  * 421/404; completes q (maybe through the store again). */
 void repl_lookup(struct repl *r, struct store_req *q);

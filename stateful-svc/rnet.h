@@ -48,6 +48,7 @@ struct rnet_link {
     long npend;
     int64_t next_try_ms, last_tx_ms;
     int64_t down_ms;              /* when a live link went down, 0 if never */
+    bool corked;                  /* rnet_send_many is queueing: no write per message */
     struct rproto_buf in;         /* the loop's */
 };
 
@@ -90,6 +91,12 @@ struct rnet_link *rnet_links(struct rnet *n, size_t *count);
  * false when the link is not up. */
 bool rnet_send(struct rnet *n, int slot, struct rproto_msg *m, int wait, void *q, void *ctx,
                const char *id);
+
+/* Queue count requests (ms[i] with a pending entry of kind waits[i], its id
+ * ms[i]->id) on link slot in one go, written out together by the loop
+ * thread; how many were queued (0 when the link is not up). */
+size_t rnet_send_many(struct rnet *n, int slot, struct rproto_msg *const *ms, const int *waits,
+                      size_t count);
 
 /* Is a peer other than incarnation except unreachable since less than
  * grace_ms (it went down lately: it may be alive behind a stall)? */

@@ -57,7 +57,7 @@ bool rn_push(struct rnet *n, struct rnet_link *l, struct rproto_msg *m, int wait
     l->last_tx_ms = mt_now_ms();
     /* the caller writes at once (the answer may come before the loop thread
      * would have woken); what does not fit is left to the loop */
-    if (was_empty && l->state == RL_UP && l->fd >= 0)
+    if (was_empty && !l->corked && l->state == RL_UP && l->fd >= 0)
         rn_flush_buf(n, l->fd, &l->out);
     if (was_empty && l->out.len > 0)
         rnet_wake(n);
@@ -75,6 +75,25 @@ bool rnet_send(struct rnet *n, int slot, struct rproto_msg *m, int wait, void *q
     bool ok = l->state == RL_UP && rn_push(n, l, m, wait, q, ctx, id);
     pthread_mutex_unlock(&l->mu);
     return ok;
+}
+
+/* Queue count requests on link slot in one go; how many were queued. */
+size_t rnet_send_many(struct rnet *n, int slot, struct rproto_msg *const *ms, const int *waits,
+                      size_t count)
+{
+    if (slot < 0 || (size_t)slot >= n->n)
+        return 0;
+    struct rnet_link *l = &n->links[slot];
+    size_t i = 0;
+    pthread_mutex_lock(&l->mu);
+    if (l->state == RL_UP) {
+        l->corked = true; /* the first push wakes the loop, which writes them all */
+        while (i < count && rn_push(n, l, ms[i], waits[i], NULL, NULL, ms[i]->id))
+            i++;
+        l->corked = false;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return i;
 }
 
 /* Our HELLO. */

@@ -187,6 +187,7 @@ Test(repl_ttl, read_only_cart_survives_its_owners_kill)
     cr_expect(kept, "the backup kept its copy while the cart was read");
     long touches = info_int(ports[0], "repl_touches_sent");
     cr_expect_gt(touches, 0, "touches sent: %ld", touches);
+    cr_expect_leq(touches, 6500 / 750 + 1, "at most one TOUCH per TTL/4: %ld", touches);
     kill9(0);
     long st;
     for (int i = 1; i < NREP; i++)
@@ -251,6 +252,7 @@ Test(repl_ttl, orphan_backup_copy_keeps_a_full_ttl_then_expires)
     make_cart(path, sizeof path);
     int b = backup_of_cart();
     harness_nap(2000);
+    cr_expect_eq(info_int(ports[0], "repl_touches_sent"), 0, "no read, no TOUCH");
     kill9(0);
     long long t0 = harness_ms();
     harness_nap(2500); /* past the copy's original end (3 s after its last change) */
