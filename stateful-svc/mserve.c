@@ -129,6 +129,10 @@ void mstore_take(struct mstore *m, const char *id, uint64_t inc, int slot,
     *blob = NULL;
     pthread_mutex_lock(&sh->lock);
     struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
+    if (e && e->role == MT_BACKUP && e->owner_inc == inc) {
+        mt_drop(&m->t, sh, e); /* its owner asks: the owner's copy expired, so the cart did */
+        e = NULL;
+    }
     uint8_t why = e ? mserve_may_give(m, e) : RPR_NOT_FOUND;
     if (e && why == 0xff && (*blob = malloc(e->len))) {
         memcpy(*blob, e->blob, e->len);
