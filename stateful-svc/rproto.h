@@ -50,7 +50,9 @@ enum rproto_field {
     RPF_EPOCH = 1, RPF_INC = 2, RPF_CODE = 4, RPF_TAG = 8, RPF_ID = 16, RPF_BLOB = 32
 };
 
-enum rproto_ack { RPA_OK = 0, RPA_STALE, RPA_ERROR };
+/* RP_ACK's CODE. RPA_FULL: the backup cannot apply a change to its copy
+ * (none, or of another owner or epoch): send the full copy. */
+enum rproto_ack { RPA_OK = 0, RPA_STALE, RPA_ERROR, RPA_FULL };
 enum rproto_refuse { RPR_NOT_FOUND = 0, RPR_OWNER_ALIVE, RPR_BUSY };
 /* RP_FOUND's CODE: the role, and whether the cart moved since its creation. */
 enum rproto_role { RPROLE_OWNER = 0, RPROLE_BACKUP = 1, RPROLE_MOVED = 2 };
