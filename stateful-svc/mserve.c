@@ -274,6 +274,18 @@ void mstore_stale(struct mstore *m, const char *id)
     pthread_mutex_unlock(&sh->lock);
 }
 
+/* The backup could not keep a copy: the cart has no backup now. */
+void mstore_unbacked(struct mstore *m, const char *id)
+{
+    struct mt_shard *sh = mt_shard(&m->t, id);
+    pthread_mutex_lock(&sh->lock);
+    struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
+    if (e && e->role == MT_OWNED)
+        mt_set_backup(&m->t, e, MT_NO_PEER);
+    pthread_mutex_unlock(&sh->lock);
+    log_msg(LOG_WARN, "backup_refused", "cart %s: the backup kept no copy", id);
+}
+
 /* For every owned entry whose backup is `slot` (or none when slot is
  * MT_NO_PEER): choose a new backup and send it the cart. */
 static void mserve_rescan(struct mstore *m, int slot)

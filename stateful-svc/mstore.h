@@ -85,6 +85,10 @@ uint8_t mstore_handoff_in(struct mstore *m, const struct rproto_msg *msg, int fr
 /* A change the backup refused as stale: this replica no longer owns the cart. */
 void mstore_stale(struct mstore *m, const char *id);
 
+/* The backup could not keep a copy of cart id (no room, or it failed): the
+ * cart counts as under-replicated until it gets a backup again. */
+void mstore_unbacked(struct mstore *m, const char *id);
+
 /* The link to slot died: carts it backed up get a new backup. */
 void mstore_peer_lost(struct mstore *m, int slot);
 

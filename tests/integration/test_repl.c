@@ -62,8 +62,8 @@ static void pick_ports(void)
     }
 }
 
-/* Start replica i (all PEERS, mode) on its port. */
-static void start_rep(int i, const char *mode)
+/* Start replica i (all PEERS, mode, one more setting: may be NULL) on its port. */
+static void start_rep_with(int i, const char *mode, const char *extra)
 {
     char peers[128], inst[32], repl[32];
     snprintf(peers, sizeof peers, "PEERS=127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", ports[0],
@@ -71,9 +71,15 @@ static void start_rep(int i, const char *mode)
     snprintf(inst, sizeof inst, "INSTANCE_ID=rep%d", i + 1);
     snprintf(repl, sizeof repl, "REPLICATION=%s", mode);
     const char *env[] = {peers, inst, repl, "REPL_PORT_OFFSET=1", "REPL_TIMEOUT_MS=1000",
-                         "LOG_LEVEL=info", NULL};
+                         "LOG_LEVEL=info", extra, NULL};
     cr_assert(harness_svc_start_port(&rep[i], STATEFUL_BIN, ports[i], 0, env),
               "replica %d did not start", i + 1);
+}
+
+/* Start replica i (all PEERS, mode) on its port. */
+static void start_rep(int i, const char *mode)
+{
+    start_rep_with(i, mode, NULL);
 }
 
 /* GET /info of port as JSON, an integer field of it; -1 when it does not answer. */
@@ -426,4 +432,21 @@ Test(repl, keys_reach_the_backup_with_each_change)
     cr_expect_eq(json_integer_value(json_object_get(j, "version")), N + (N + 2) / 3,
                  "nothing applied twice");
     json_decref(j);
+}
+
+/* A backup out of room (MAX_CARTS) keeps no copy: the owner still answers
+ * (the change is made there) but counts the cart as under-replicated. */
+Test(repl, a_backup_without_room_leaves_the_cart_under_replicated)
+{
+    pick_ports();
+    start_rep(0, "sync");
+    start_rep_with(1, "sync", "MAX_CARTS=2");
+    start_rep_with(2, "sync", "MAX_CARTS=2");
+    wait_links(NREP - 1, -1);
+    for (int i = 0; i < 8; i++)
+        cr_expect_eq(call(ports[0], "POST", "/carts", NULL, NULL), 201, "cart %d", i);
+    long held = info_int(ports[1], "carts_backup") + info_int(ports[2], "carts_backup");
+    cr_expect_leq(held, 4, "the backups hold what they have room for: %ld", held);
+    cr_expect_eq(info_int(ports[0], "carts_under_replicated"), 8 - held,
+                 "the carts without a copy are counted");
 }
