@@ -1,8 +1,11 @@
 /* idem: the per-cart record of idempotency keys. See idem.h.
  *
- * Blob format (all integers little-endian): "I", format 1, entry count (u8),
- * then per entry, oldest first: key length (u8), key, fingerprint (u64),
- * status (u16), version (i64), body length (u32), body. */
+ * A record is kept as its blob. Format (integers little-endian): "I", form
+ * (1: the full record, 2: a delta of new entries), entry count (u8), then
+ * per entry, oldest first: key length (u8), key, fingerprint (u64), status
+ * (u16), version (i64), body length (u32), body. Keys are unique within a
+ * blob. A lookup walks the blob; an append copies it once, dropping the
+ * oldest entry when full. */
 #include "idem.h"
 
 #include <nettle/sha2.h>
@@ -13,8 +16,10 @@
 #include "id.h"
 
 #define IDEM_MAGIC 'I'
-#define IDEM_FORMAT 1
-#define IDEM_BODY_LIMIT (1u << 24)    /* a stored body is far below this */
+#define IDEM_FULL 1
+#define IDEM_DELTA 2
+#define IDEM_HEAD 3                   /* magic, form, count */
+#define IDEM_FIXED (1 + 8 + 2 + 8 + 4) /* an entry without its key and body */
 
 /* True when key is 1..IDEM_KEY_MAX characters of [A-Za-z0-9._-]. */
 bool idem_key_valid(const char *key)
@@ -65,98 +70,140 @@ int idem_cart_id(const char *tag, const char *key, char *out, size_t outlen)
 /* Make r an empty record. */
 void idem_init(struct idem_rec *r)
 {
-    memset(r, 0, sizeof *r);
+    r->p = NULL;
+    r->len = 0;
 }
 
-/* Free every entry; r is empty afterwards. */
+/* Free the record; r is empty (and reusable) afterwards. */
 void idem_free(struct idem_rec *r)
 {
-    for (unsigned i = 0; i < r->cap; i++)
-        free(r->e[i].body);
-    free(r->e);
+    free(r->p);
     idem_init(r);
 }
 
 /* Number of entries held. */
 unsigned idem_count(const struct idem_rec *r)
 {
-    return r->n;
+    return r->p ? r->p[2] : 0;
 }
 
-/* The i-th entry, oldest first. */
-static struct idem_entry *idem_at(const struct idem_rec *r, unsigned i)
+/* Read n little-endian bytes at p. */
+static uint64_t get_le(const unsigned char *p, int n)
 {
-    return &r->e[(r->head + i) % r->cap];
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
 }
 
-/* Find key; newest first, since a retry usually follows its first try closely. */
+/* Append n little-endian bytes of v at p; returns p past them. */
+static unsigned char *put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        *p++ = (unsigned char)(v >> (8 * i));
+    return p;
+}
+
+/* Parse the entry at p (before end) into e (may be NULL); its size, or 0
+ * when it is malformed. Checks everything: a blob may come from a peer. */
+static size_t idem_parse(const unsigned char *p, const unsigned char *end, struct idem_entry *e)
+{
+    struct idem_entry tmp;
+    size_t left = (size_t)(end - p);
+    if (!e)
+        e = &tmp;
+    size_t kl = left ? p[0] : 0;
+    if (kl == 0 || kl > IDEM_KEY_MAX || left < kl + IDEM_FIXED)
+        return 0;
+    memcpy(e->key, p + 1, kl);
+    e->key[kl] = '\0';
+    const unsigned char *q = p + 1 + kl;
+    e->fp = get_le(q, 8);
+    e->status = (unsigned)get_le(q + 8, 2);
+    e->version = (int64_t)get_le(q + 10, 8);
+    e->body_len = (size_t)get_le(q + 18, 4);
+    e->body = q + 22;
+    size_t size = kl + IDEM_FIXED + e->body_len;
+    if (!idem_key_valid(e->key) || e->status < 100 || e->status > 599 || e->version < -1 ||
+        e->body_len > IDEM_REC_MAX || left < size)
+        return 0;
+    return size;
+}
+
+/* Find key; keys are unique within a record, so the first match is the one. */
 enum idem_status idem_lookup(const struct idem_rec *r, const char *key, uint64_t fp,
-                             const struct idem_entry **hit)
+                             struct idem_entry *hit)
 {
-    for (unsigned i = r->n; i-- > 0;) {
-        const struct idem_entry *e = idem_at(r, i);
-        if (strcmp(e->key, key) != 0)
-            continue;
-        if (hit)
-            *hit = e;
-        return e->fp == fp ? IDEM_REPLAY : IDEM_REUSED;
+    size_t kl = strlen(key);
+    if (!r->p)
+        return IDEM_MISS;
+    const unsigned char *p = r->p + IDEM_HEAD, *end = r->p + r->len;
+    for (unsigned i = 0; i < idem_count(r); i++) {
+        size_t bl = (size_t)get_le(p + 1 + p[0] + 18, 4);
+        if (p[0] == kl && !memcmp(p + 1, key, kl)) {
+            struct idem_entry e;
+            idem_parse(p, end, &e);
+            if (hit)
+                *hit = e;
+            return e.fp == fp ? IDEM_REPLAY : IDEM_REUSED;
+        }
+        p += p[0] + IDEM_FIXED + bl;
     }
     return IDEM_MISS;
 }
 
-/* Make room for one more entry: grow the ring (while under IDEM_KEEP slots)
- * or free the oldest. The slot to fill, or NULL on no memory. */
-static struct idem_entry *idem_slot(struct idem_rec *r)
+/* Size of the entry at p (trusted: from a record). */
+static size_t idem_size(const unsigned char *p)
 {
-    if (r->n == r->cap && r->cap < IDEM_KEEP) {
-        unsigned cap = r->cap ? r->cap * 2 : 4;
-        if (cap > IDEM_KEEP)
-            cap = IDEM_KEEP;
-        struct idem_entry *e = calloc(cap, sizeof *e);
-        if (!e)
-            return NULL;
-        for (unsigned i = 0; i < r->n; i++)
-            e[i] = *idem_at(r, i);    /* unroll the ring: oldest at 0 */
-        free(r->e);
-        r->e = e;
-        r->cap = cap;
-        r->head = 0;
-    }
-    if (r->n < r->cap)
-        return &r->e[(r->head + r->n++) % r->cap];
-    struct idem_entry *old = &r->e[r->head];  /* full: the oldest goes */
-    free(old->body);
-    memset(old, 0, sizeof *old);
-    r->head = (r->head + 1) % r->cap;
-    return old;
+    return p[0] + IDEM_FIXED + (size_t)get_le(p + 1 + p[0] + 18, 4);
 }
 
-/* Remember a change and its answer, evicting the oldest entry past IDEM_KEEP. */
-enum idem_status idem_append(struct idem_rec *r, const char *key, uint64_t fp, unsigned status,
-                             int64_t version, const char *body, size_t body_len)
+/* Write one entry at p; returns p past it. */
+static unsigned char *idem_put(unsigned char *p, const char *key, uint64_t fp, unsigned status,
+                               int64_t version, const void *body, size_t body_len)
 {
-    char *copy = NULL;
-    if (body && body_len) {
-        if (!(copy = malloc(body_len + 1)))
-            return IDEM_NOMEM;
-        memcpy(copy, body, body_len);
-        copy[body_len] = '\0';
+    size_t kl = strlen(key);
+    *p++ = (unsigned char)kl;
+    memcpy(p, key, kl);
+    p = put_le(p + kl, fp, 8);
+    p = put_le(p, status, 2);
+    p = put_le(p, (uint64_t)version, 8);
+    p = put_le(p, body_len, 4);
+    if (body_len)
+        memcpy(p, body, body_len);
+    return p + body_len;
+}
+
+/* Remember a change: one new blob with the entries kept, then this one. */
+enum idem_status idem_append(struct idem_rec *r, const char *key, uint64_t fp, unsigned status,
+                             int64_t version, const void *body, size_t body_len)
+{
+    size_t add = strlen(key) + IDEM_FIXED + body_len;
+    if (add + IDEM_HEAD > IDEM_REC_MAX)
+        return IDEM_BAD;
+    unsigned n = idem_count(r);
+    size_t keep = r->p ? r->len - IDEM_HEAD : 0, skip = 0;
+    const unsigned char *from = r->p ? r->p + IDEM_HEAD : NULL;
+    while (n > 0 && (n >= IDEM_KEEP || IDEM_HEAD + keep - skip + add > IDEM_REC_MAX)) {
+        skip += idem_size(from + skip);
+        n--;
     }
-    struct idem_entry *e = idem_slot(r);
-    if (!e) {
-        free(copy);
+    unsigned char *out = malloc(IDEM_HEAD + keep - skip + add);
+    if (!out)
         return IDEM_NOMEM;
-    }
-    snprintf(e->key, sizeof e->key, "%s", key);
-    e->fp = fp;
-    e->status = status;
-    e->version = version;
-    e->body = copy;
-    e->body_len = copy ? body_len : 0;
+    out[0] = IDEM_MAGIC;
+    out[1] = IDEM_FULL;
+    out[2] = (unsigned char)(n + 1);
+    if (keep > skip)
+        memcpy(out + IDEM_HEAD, from + skip, keep - skip);
+    idem_put(out + IDEM_HEAD + keep - skip, key, fp, status, version, body, body_len);
+    free(r->p);
+    r->p = out;
+    r->len = IDEM_HEAD + keep - skip + add;
     return IDEM_OK;
 }
 
-/* Copy an entry's answer (body included) into a. */
+/* Copy an entry's answer (body included, NUL-terminated) into a. */
 enum idem_status idem_answer_of(const struct idem_entry *e, struct idem_answer *a)
 {
     memset(a, 0, sizeof *a);
@@ -165,7 +212,8 @@ enum idem_status idem_answer_of(const struct idem_entry *e, struct idem_answer *
     if (e->body_len) {
         if (!(a->body = malloc(e->body_len + 1)))
             return IDEM_NOMEM;
-        memcpy(a->body, e->body, e->body_len + 1);
+        memcpy(a->body, e->body, e->body_len);
+        a->body[e->body_len] = '\0';
         a->body_len = e->body_len;
     }
     return IDEM_OK;
@@ -178,124 +226,126 @@ void idem_answer_free(struct idem_answer *a)
     memset(a, 0, sizeof *a);
 }
 
-/* Deep copy src into dst, oldest entry first. */
+/* Deep copy src into dst. */
 enum idem_status idem_copy(struct idem_rec *dst, const struct idem_rec *src)
 {
     idem_free(dst);
-    for (unsigned i = 0; i < src->n; i++) {
-        const struct idem_entry *e = idem_at(src, i);
-        if (idem_append(dst, e->key, e->fp, e->status, e->version, e->body, e->body_len)) {
-            idem_free(dst);
-            return IDEM_NOMEM;
-        }
-    }
+    if (!src->p)
+        return IDEM_OK;
+    if (!(dst->p = malloc(src->len)))
+        return IDEM_NOMEM;
+    memcpy(dst->p, src->p, src->len);
+    dst->len = src->len;
     return IDEM_OK;
 }
 
-/* Append n little-endian bytes of v at p; returns p past them. */
-static unsigned char *put_le(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        *p++ = (unsigned char)(v >> (8 * i));
-    return p;
-}
-
-/* Encode r as a blob (see the format above). */
+/* Encode r: a copy of its blob (a header alone when empty). */
 unsigned char *idem_encode(const struct idem_rec *r, size_t *len)
 {
-    size_t need = 3;
-    for (unsigned i = 0; i < r->n; i++)
-        need += 1 + strlen(idem_at(r, i)->key) + 8 + 2 + 8 + 4 + idem_at(r, i)->body_len;
-    unsigned char *out = malloc(need), *p = out;
+    size_t n = r->p ? r->len : IDEM_HEAD;
+    unsigned char *out = malloc(n);
     if (!out)
         return NULL;
-    *p++ = IDEM_MAGIC;
-    *p++ = IDEM_FORMAT;
-    *p++ = (unsigned char)r->n;
-    for (unsigned i = 0; i < r->n; i++) {
-        const struct idem_entry *e = idem_at(r, i);
-        size_t kl = strlen(e->key);
-        *p++ = (unsigned char)kl;
-        memcpy(p, e->key, kl);
-        p = put_le(p + kl, e->fp, 8);
-        p = put_le(p, e->status, 2);
-        p = put_le(p, (uint64_t)e->version, 8);
-        p = put_le(p, e->body_len, 4);
-        if (e->body_len)
-            memcpy(p, e->body, e->body_len);
-        p += e->body_len;
+    if (r->p) {
+        memcpy(out, r->p, n);
+    } else {
+        out[0] = IDEM_MAGIC;
+        out[1] = IDEM_FULL;
+        out[2] = 0;
     }
-    *len = need;
+    *len = n;
     return out;
 }
 
-/* A bounded reader over a blob. */
-struct idem_rd {
-    const unsigned char *p;
-    size_t left;
-    bool bad;
-};
-
-/* Read n little-endian bytes; 0 and bad set when the blob ends first. */
-static uint64_t get_le(struct idem_rd *rd, int n)
+/* Check a blob of the given form: its entries and their unique keys; the
+ * entry count, or -1. */
+static int idem_check(const unsigned char *p, size_t len, int form)
 {
-    uint64_t v = 0;
-    if (rd->bad || rd->left < (size_t)n) {
-        rd->bad = true;
-        return 0;
+    if (!p || len < IDEM_HEAD || p[0] != IDEM_MAGIC || p[1] != form ||
+        p[2] > IDEM_KEEP || len > IDEM_REC_MAX)
+        return -1;
+    const unsigned char *q = p + IDEM_HEAD, *end = p + len;
+    for (unsigned i = 0; i < p[2]; i++) {
+        struct idem_entry e;
+        size_t n = idem_parse(q, end, &e), kl = strlen(e.key);
+        if (!n)
+            return -1;
+        for (const unsigned char *o = p + IDEM_HEAD; o < q; o += idem_size(o))
+            if (o[0] == kl && !memcmp(o + 1, e.key, kl))
+                return -1;
+        q += n;
     }
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)rd->p[i] << (8 * i);
-    rd->p += n;
-    rd->left -= (size_t)n;
-    return v;
-}
-
-/* Decode one entry and append it to r. */
-static enum idem_status idem_decode_one(struct idem_rec *r, struct idem_rd *rd)
-{
-    char key[IDEM_KEY_MAX + 1];
-    size_t kl = (size_t)get_le(rd, 1);
-    if (rd->bad || kl == 0 || kl > IDEM_KEY_MAX || rd->left < kl)
-        return IDEM_BAD;
-    memcpy(key, rd->p, kl);
-    key[kl] = '\0';
-    rd->p += kl;
-    rd->left -= kl;
-    uint64_t fp = get_le(rd, 8);
-    unsigned status = (unsigned)get_le(rd, 2);
-    int64_t version = (int64_t)get_le(rd, 8);
-    size_t bl = (size_t)get_le(rd, 4);
-    if (rd->bad || !idem_key_valid(key) || bl > IDEM_BODY_LIMIT || rd->left < bl ||
-        status < 100 || status > 599 || version < -1 ||
-        idem_lookup(r, key, 0, NULL) != IDEM_MISS)
-        return IDEM_BAD;
-    enum idem_status st = idem_append(r, key, fp, status, version, (const char *)rd->p, bl);
-    rd->p += bl;
-    rd->left -= bl;
-    return st;
+    return q == end ? p[2] : -1;
 }
 
 /* Decode a blob into r; IDEM_BAD for anything idem_encode would not write. */
 enum idem_status idem_decode(struct idem_rec *r, const unsigned char *p, size_t len)
 {
-    struct idem_rd rd = { p, len, false };
     idem_free(r);
-    if (!p || len < 3 || p[0] != IDEM_MAGIC || p[1] != IDEM_FORMAT)
+    if (idem_check(p, len, IDEM_FULL) < 0)
         return IDEM_BAD;
-    unsigned n = p[2];
-    rd.p += 3;
-    rd.left -= 3;
-    for (unsigned i = 0; i < n; i++) {
-        enum idem_status st = idem_decode_one(r, &rd);
-        if (st != IDEM_OK) {
+    if (p[2] == 0)
+        return IDEM_OK;
+    if (!(r->p = malloc(len)))
+        return IDEM_NOMEM;
+    memcpy(r->p, p, len);
+    r->len = len;
+    return IDEM_OK;
+}
+
+/* The newest k entries of r as a delta blob. */
+unsigned char *idem_delta(const struct idem_rec *r, unsigned k, size_t *len)
+{
+    unsigned n = idem_count(r);
+    const unsigned char *from = r->p ? r->p + IDEM_HEAD : NULL;
+    if (k > n)
+        k = n;
+    for (unsigned i = 0; i < n - k; i++)
+        from += idem_size(from);
+    size_t body = from ? (size_t)(r->p + r->len - from) : 0;
+    unsigned char *out = malloc(IDEM_HEAD + body);
+    if (!out)
+        return NULL;
+    out[0] = IDEM_MAGIC;
+    out[1] = IDEM_DELTA;
+    out[2] = (unsigned char)k;
+    if (body)
+        memcpy(out + IDEM_HEAD, from, body);
+    *len = IDEM_HEAD + body;
+    return out;
+}
+
+/* True when p is a delta blob. */
+bool idem_is_delta(const unsigned char *p, size_t len)
+{
+    return p && len >= IDEM_HEAD && p[0] == IDEM_MAGIC && p[1] == IDEM_DELTA;
+}
+
+/* Apply a full blob (replace) or a delta (append what r lacks) to r. */
+enum idem_status idem_merge(struct idem_rec *r, const unsigned char *p, size_t len)
+{
+    if (!idem_is_delta(p, len)) {
+        struct idem_rec tmp;
+        idem_init(&tmp);
+        enum idem_status st = idem_decode(&tmp, p, len);
+        if (st == IDEM_OK) {
             idem_free(r);
-            return st;
+            *r = tmp;
         }
+        return st;
     }
-    if (rd.left) {
-        idem_free(r);
+    if (idem_check(p, len, IDEM_DELTA) < 0)
         return IDEM_BAD;
+    const unsigned char *q = p + IDEM_HEAD;
+    for (unsigned i = 0; i < p[2]; i++, q += idem_size(q)) {
+        struct idem_entry e;
+        idem_parse(q, p + len, &e);
+        if (idem_lookup(r, e.key, e.fp, NULL) != IDEM_MISS)
+            continue;
+        enum idem_status st = idem_append(r, e.key, e.fp, e.status, e.version, e.body,
+                                          e.body_len);
+        if (st != IDEM_OK)
+            return st;
     }
     return IDEM_OK;
 }

@@ -32,23 +32,23 @@ enum idem_status {
     IDEM_BAD              /* decode: not a blob idem_encode wrote */
 };
 
-/* One remembered change and its answer. */
+/* A view of one remembered change and its answer, read from a record: valid
+ * while that record is unchanged. */
 struct idem_entry {
     char key[IDEM_KEY_MAX + 1];
     uint64_t fp;                  /* idem_fingerprint of the request */
     unsigned status;              /* HTTP status of the first answer */
     int64_t version;              /* its ETag version, -1 for none */
-    char *body;                   /* its body (malloc'd, NUL-terminated), or NULL */
+    const unsigned char *body;    /* its body, inside the record (not NUL-terminated) */
     size_t body_len;
 };
 
-/* The record of one cart: a ring of up to IDEM_KEEP entries. Zeroed or
- * idem_init'ed is an empty record; nothing is allocated until an append. */
+/* The record of one cart, kept in its encoded form (one malloc'd buffer, see
+ * idem.c), so that a store copies it, ships it and appends to it without
+ * decoding it. Zeroed or idem_init'ed is an empty record. */
 struct idem_rec {
-    struct idem_entry *e;         /* cap slots */
-    unsigned cap;
-    unsigned n;                   /* entries in use */
-    unsigned head;                /* slot of the oldest entry */
+    unsigned char *p;             /* NULL when empty */
+    size_t len;
 };
 
 /* The stored answer handed back on a replay (body malloc'd, owned by the caller). */
@@ -58,6 +58,10 @@ struct idem_answer {
     char *body;
     size_t body_len;
 };
+
+/* The largest record: the oldest entries are evicted to stay under it (so
+ * that a record fits a replication frame whatever the carts hold). */
+#define IDEM_REC_MAX (512 * 1024)
 
 /* True when key is 1..IDEM_KEY_MAX characters of [A-Za-z0-9._-]. */
 bool idem_key_valid(const char *key);
@@ -79,15 +83,17 @@ void idem_free(struct idem_rec *r);
 /* Number of entries held. */
 unsigned idem_count(const struct idem_rec *r);
 
-/* Find key: IDEM_MISS, or IDEM_REPLAY / IDEM_REUSED with *hit set (may be NULL). */
+/* Find key: IDEM_MISS, or IDEM_REPLAY / IDEM_REUSED with *hit filled (may be NULL). */
 enum idem_status idem_lookup(const struct idem_rec *r, const char *key, uint64_t fp,
-                             const struct idem_entry **hit);
+                             struct idem_entry *hit);
 
 /* Remember a change and its answer (body copied; may be NULL), evicting the
- * oldest entry past IDEM_KEEP. IDEM_OK, or IDEM_NOMEM with r unchanged. The
- * caller has looked the key up first: an append never replaces an entry. */
+ * oldest entries past IDEM_KEEP or IDEM_REC_MAX bytes. IDEM_OK; IDEM_NOMEM,
+ * or IDEM_BAD for an entry that alone is over IDEM_REC_MAX, with r
+ * unchanged. The caller has looked the key up first: an append never
+ * replaces an entry. */
 enum idem_status idem_append(struct idem_rec *r, const char *key, uint64_t fp, unsigned status,
-                             int64_t version, const char *body, size_t body_len);
+                             int64_t version, const void *body, size_t body_len);
 
 /* Copy an entry's answer into a (body copied). IDEM_OK or IDEM_NOMEM. */
 enum idem_status idem_answer_of(const struct idem_entry *e, struct idem_answer *a);
@@ -105,6 +111,19 @@ unsigned char *idem_encode(const struct idem_rec *r, size_t *len);
 /* Decode a blob from idem_encode into r (freed first). IDEM_OK; IDEM_BAD for
  * any other bytes (r empty), IDEM_NOMEM. Never reads past len. */
 enum idem_status idem_decode(struct idem_rec *r, const unsigned char *p, size_t len);
+
+/* The newest k entries of r as a delta blob (malloc'd, *len set; NULL on no
+ * memory): what a replica sends its backup after an append, instead of the
+ * whole record. */
+unsigned char *idem_delta(const struct idem_rec *r, unsigned k, size_t *len);
+
+/* Apply a blob to r: a full one (idem_encode) replaces r, a delta
+ * (idem_delta) appends the entries r lacks. IDEM_OK, IDEM_BAD (r unchanged)
+ * for any other bytes, IDEM_NOMEM. Never reads past len. */
+enum idem_status idem_merge(struct idem_rec *r, const unsigned char *p, size_t len);
+
+/* True when p is a delta blob (idem_delta), false for a full one or other bytes. */
+bool idem_is_delta(const unsigned char *p, size_t len);
 
 /* A static snake_case name for a status. */
 const char *idem_status_name(enum idem_status st);

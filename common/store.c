@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "wire.h"
 
 /* A static snake_case name for a status. */
 const char *store_status_name(enum store_status st)
@@ -30,42 +29,3 @@ bool store_idem_keyed(const struct store_idem *ik)
     return ik && ik->key[0];
 }
 
-/* Look ik up in rec: a replay, a reused key, or STORE_NOT_FOUND (go on). */
-enum store_status store_idem_check(const struct idem_rec *rec, struct store_idem *ik,
-                                   char *err, size_t errlen)
-{
-    const struct idem_entry *e = NULL;
-    if (!store_idem_keyed(ik))
-        return STORE_NOT_FOUND;
-    ik->replayed = false;
-    switch (idem_lookup(rec, ik->key, ik->fp, &e)) {
-    case IDEM_REPLAY:
-        if (idem_answer_of(e, &ik->ans) != IDEM_OK) {
-            snprintf(err, errlen, "out of memory copying a stored answer");
-            return STORE_ERROR;
-        }
-        ik->replayed = true;
-        return STORE_OK;
-    case IDEM_REUSED:
-        snprintf(err, errlen, "idempotency key %s was used for another request", ik->key);
-        return STORE_KEY_REUSED;
-    default:
-        return STORE_NOT_FOUND;
-    }
-}
-
-/* Remember ik with status and c's JSON. */
-enum store_status store_idem_remember(struct idem_rec *rec, const struct store_idem *ik,
-                                      unsigned status, const struct cart *c,
-                                      char *err, size_t errlen)
-{
-    size_t len = 0;
-    char *body = wire_cart_json(c, &len);
-    enum idem_status st = body ? idem_append(rec, ik->key, ik->fp, status, c->version, body, len)
-                               : IDEM_NOMEM;
-    free(body);
-    if (st == IDEM_OK)
-        return STORE_OK;
-    snprintf(err, errlen, "out of memory remembering idempotency key %s", ik->key);
-    return STORE_ERROR;
-}

@@ -109,18 +109,6 @@ struct store {
 /* True when ik carries a key. */
 bool store_idem_keyed(const struct store_idem *ik);
 
-/* For a store that holds rec under its cart's lock: look ik's key up.
- * STORE_OK with ik->replayed and ik->ans set (a replay), STORE_KEY_REUSED,
- * or STORE_NOT_FOUND: not remembered, go on with the change. */
-enum store_status store_idem_check(const struct idem_rec *rec, struct store_idem *ik,
-                                   char *err, size_t errlen);
-
-/* Remember ik in rec with status and the JSON of c (as the API sends it).
- * STORE_OK, or STORE_ERROR with rec unchanged. */
-enum store_status store_idem_remember(struct idem_rec *rec, const struct store_idem *ik,
-                                      unsigned status, const struct cart *c,
-                                      char *err, size_t errlen);
-
 /* A static snake_case name for a status. */
 const char *store_status_name(enum store_status st);
 

@@ -162,3 +162,50 @@ bool cblob_id(const unsigned char *b, size_t len, char *id)
     const unsigned char *p = b;
     return b && get_str(&p, b + len, id, CART_ID_MAX) && id_valid(id);
 }
+
+/* Skip a length-prefixed string of 1..max bytes; false when malformed. */
+static bool skip_str(const unsigned char **p, const unsigned char *end, size_t max)
+{
+    size_t n = *p < end ? **p : 0;
+    if (n == 0 || n > max || (size_t)(end - *p) < n + 1)
+        return false;
+    *p += n + 1;
+    return true;
+}
+
+/* Find the extra section of a blob, walking its lines without decoding them. */
+bool cblob_split(const unsigned char *b, size_t len, size_t *head, const unsigned char **ext,
+                 size_t *extlen)
+{
+    const unsigned char *p = b, *end = b + len;
+    uint64_t v, n, xl;
+    if (!b || !skip_str(&p, end, CART_ID_MAX) || !cblob_get_varint(&p, end, &v) ||
+        !cblob_get_varint(&p, end, &n) || n > CBLOB_MAX_LINES)
+        return false;
+    for (uint64_t i = 0; i < n; i++)
+        if (!skip_str(&p, end, CART_SKU_MAX) || !cblob_get_varint(&p, end, &v) ||
+            !cblob_get_varint(&p, end, &v))
+            return false;
+    *head = (size_t)(p - b);
+    if (!cblob_get_varint(&p, end, &xl) || xl > CBLOB_EXT_MAX || xl != (uint64_t)(end - p))
+        return false;
+    *ext = p;
+    *extlen = (size_t)xl;
+    return true;
+}
+
+/* A new blob: the first head bytes of b, then ext as the extra. */
+unsigned char *cblob_join(const unsigned char *b, size_t head, const void *ext, size_t extlen,
+                          size_t *len)
+{
+    unsigned char *out = malloc(head + varint_len(extlen) + extlen), *p = out;
+    if (!out)
+        return NULL;
+    memcpy(p, b, head);
+    p += head;
+    p += cblob_put_varint(p, extlen);
+    if (extlen)
+        memcpy(p, ext, extlen);
+    *len = (size_t)(p + extlen - out);
+    return out;
+}

@@ -2,16 +2,16 @@
  * change, delete), with its idempotency record, and the copy it sends to the
  * backup. See mstore.h.
  *
- * A cart's record of Idempotency-Keys (idem.h) is the extra section of its
- * blob, so it travels with the cart: to the backup on every change, to the
- * new owner on a takeover or a handoff. A keyed change is remembered in the
- * same new blob as the change itself: one atomic replacement. */
+ * A keyed change is remembered in the cart's record (mrec.h) under the same
+ * lock as the change, and its copy to the backup carries the new entry with
+ * the new cart: the backup has both, or neither. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cblob.h"
 #include "idem.h"
+#include "mrec.h"
 #include "mstore.h"
 #include "repl.h"
 
@@ -40,7 +40,8 @@ static enum store_status mc_copy_out(struct mstore *m, const struct mt_entry *e,
 }
 
 /* Send an owned entry's copy (or delete) to its backup; true when q waits. */
-bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q, bool del)
+bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q,
+                      enum mstore_copy how)
 {
     if (!m->repl || repl_mode(m->repl) == REPL_OFF)
         return false;
@@ -52,12 +53,23 @@ bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q,
             /* a new backup: a new epoch, so that a copy left on a former
              * backup (one that only seemed dead) loses to this one */
             e->epoch++;
+            if (how != MS_DEL)
+                how = MS_FULL;
         }
-        struct rproto_msg msg = {.type = del ? RP_DEL : RP_PUT, .epoch = e->epoch,
+        struct rproto_msg msg = {.type = how == MS_DEL ? RP_DEL : RP_PUT, .epoch = e->epoch,
                                  .inc = m->inc, .blob = e->blob, .bloblen = e->len};
+        unsigned char *wire = NULL;
+        if (how == MS_FULL || how == MS_LAST) {
+            if (!(wire = mrec_wire(e, how, &msg.bloblen)))
+                return false;
+            msg.blob = wire;
+        }
         snprintf(msg.id, sizeof msg.id, "%s", e->id);
         struct store_req *wait = repl_mode(m->repl) == REPL_SYNC ? q : NULL;
-        if (repl_send(m->repl, e->backup, &msg, del ? RW_DEL : RW_PUT, wait, e->id)) {
+        bool sent = repl_send(m->repl, e->backup, &msg, how == MS_DEL ? RW_DEL : RW_PUT, wait,
+                              e->id);
+        free(wire);
+        if (sent) {
             e->sent_ms = mt_now_ms(); /* the backup's copy is as fresh as this one */
             return wait != NULL;
         }
@@ -66,65 +78,22 @@ bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q,
     return false;
 }
 
-/* Look q's key up in a blob's record: a replay, a reused key, or
- * STORE_NOT_FOUND (go on); rec (may be NULL) keeps the decoded record. */
-static enum store_status mc_idem_check(const unsigned char *b, size_t len,
-                                       struct store_req *q, struct idem_rec *rec)
-{
-    struct idem_rec tmp;
-    struct cart c = {0};
-    const unsigned char *ext;
-    size_t extlen;
-    if (!rec)
-        rec = &tmp;
-    idem_init(rec);
-    if (!store_idem_keyed(&q->idem))
-        return STORE_NOT_FOUND;
-    enum store_status st = STORE_ERROR;
-    if (cblob_decode(b, len, &c, &ext, &extlen) == CBLOB_OK &&
-        (extlen == 0 || idem_decode(rec, ext, extlen) == IDEM_OK))
-        st = store_idem_check(rec, &q->idem, q->err, sizeof q->err);
-    cart_free(&c);
-    if (rec == &tmp)
-        idem_free(rec);
-    return st;
-}
-
-/* Encode c with rec (or the raw extra section ext) as a new blob. */
-static unsigned char *mc_encode(const struct cart *c, const struct idem_rec *rec,
-                                const unsigned char *ext, size_t extlen, size_t *len)
-{
-    if (!rec)
-        return cblob_encode(c, ext, extlen, len);
-    size_t n;
-    unsigned char *x = idem_encode(rec, &n);
-    unsigned char *b = x ? cblob_encode(c, x, n, len) : NULL;
-    free(x);
-    return b;
-}
-
-/* The blob of a new cart id (remembering q's key with it); NULL when out of memory. */
+/* The blob of a new cart id; NULL when out of memory. */
 static unsigned char *mc_new_blob(struct mstore *m, struct store_req *q, size_t *len)
 {
     struct cart c;
-    struct idem_rec rec;
     cart_init(&c, q->id);
     c.expires_in = m->ttl;
-    idem_init(&rec);
-    bool keyed = store_idem_keyed(&q->idem);
-    unsigned char *b = NULL;
-    if (!keyed || store_idem_remember(&rec, &q->idem, STORE_ANSWER_CREATED, &c, q->err,
-                                      sizeof q->err) == STORE_OK)
-        b = mc_encode(&c, keyed ? &rec : NULL, NULL, 0, len);
-    idem_free(&rec);
+    unsigned char *b = cblob_encode(&c, NULL, 0, len);
     cart_free(&c);
     return b;
 }
 
 /* A create of an id that exists: a replay of its key, or STORE_EXISTS. */
-static enum store_status mc_exists(struct mt_entry *e, struct store_req *q, int64_t now)
+static enum store_status mc_exists(struct mstore *m, struct mt_entry *e, struct store_req *q,
+                                   int64_t now)
 {
-    enum store_status st = mc_idem_check(e->blob, e->len, q, NULL);
+    enum store_status st = mrec_check(e, q, m->ttl);
     if (st == STORE_OK)
         e->last_ms = now;
     if (st == STORE_NOT_FOUND) {
@@ -149,11 +118,12 @@ bool mstore_create(struct mstore *m, struct store_req *q)
     int64_t now = mt_now_ms();
     struct mt_entry *e = mt_find(&m->t, sh, q->id, now);
     if (e) {
-        q->st = e->role == MT_OWNED ? mc_exists(e, q, now) : STORE_EXISTS;
+        q->st = e->role == MT_OWNED ? mc_exists(m, e, q, now) : STORE_EXISTS;
         if (q->st == STORE_OK) /* a replay: after the backup has the cart */
-            pending = mstore_replicate(m, e, q, false);
+            pending = mstore_replicate(m, e, q, MS_CART);
         e = NULL;
-    } else if (!mstore_room(m, strlen(q->id), len)) {
+    } else if (!mstore_room(m, strlen(q->id),
+                            store_idem_keyed(&q->idem) ? 2 * len + IDEM_KEY_MAX + 32 : len)) {
         snprintf(q->err, sizeof q->err, "store full");
         q->st = STORE_CAPACITY;
     } else {
@@ -161,62 +131,69 @@ bool mstore_create(struct mstore *m, struct store_req *q)
         blob = NULL;
         q->st = e ? STORE_OK : STORE_ERROR;
     }
+    if (e && store_idem_keyed(&q->idem) &&
+        (q->st = mrec_remember(&m->t, e, q, STORE_ANSWER_CREATED, 0, e->blob, e->len)) !=
+            STORE_OK) {
+        mt_drop(&m->t, sh, e);
+        e = NULL;
+    }
     if (e) {
         e->epoch = 1;
         e->owner_inc = m->inc;
         q->st = mc_copy_out(m, e, q->out, q->err, sizeof q->err);
-        pending = mstore_replicate(m, e, q, false);
+        pending = mstore_replicate(m, e, q, MS_FULL);
     }
     pthread_mutex_unlock(&sh->lock);
     free(blob);
     return pending;
 }
 
-/* Apply q's change to a decoded cart; the new blob (keyed: with the key remembered). */
-static enum store_status mc_apply(struct mstore *m, struct cart *c, struct idem_rec *rec,
-                                  const unsigned char *ext, size_t extlen,
-                                  struct store_req *q, unsigned char **blob, size_t *len)
+/* Bytes a change to a blob of len grows e by (with its record's new entry). */
+static long long mc_growth(const struct mt_entry *e, const struct store_req *q, size_t len)
 {
-    q->cst = cart_apply(c, &q->chg, m->max_items);
-    if (q->cst != CART_OK) {
-        snprintf(q->err, sizeof q->err, "change refused: %s", cart_status_name(q->cst));
-        return STORE_REJECTED;
-    }
-    c->expires_in = m->ttl;
-    if (rec && store_idem_remember(rec, &q->idem, STORE_ANSWER_CHANGED, c, q->err,
-                                   sizeof q->err) != STORE_OK)
-        return STORE_ERROR;
-    *blob = mc_encode(c, rec, ext, extlen, len);
-    return *blob ? STORE_OK : STORE_ERROR;
+    long long d = (long long)len - (long long)e->len;
+    if (store_idem_keyed(&q->idem))
+        d += (long long)(len + strlen(q->idem.key) + 32);
+    return d;
 }
 
-/* Apply q's change to an owned entry; the new blob in place on STORE_OK. */
+/* Apply q's change to an owned entry: its new blob and (keyed) the key
+ * remembered with it, both or neither. */
 static enum store_status mc_change(struct mstore *m, struct mt_entry *e, struct store_req *q)
 {
-    struct idem_rec rec;
-    bool keyed = store_idem_keyed(&q->idem);
-    enum store_status st = mc_idem_check(e->blob, e->len, q, &rec);
-    if (st != STORE_NOT_FOUND) {
-        idem_free(&rec);
+    enum store_status st = mrec_check(e, q, m->ttl);
+    if (st != STORE_NOT_FOUND)
         return st;
-    }
     struct cart c = {0};
-    const unsigned char *ext;
-    size_t extlen, len = 0;
+    size_t len = 0;
     unsigned char *blob = NULL;
-    st = cblob_decode(e->blob, e->len, &c, &ext, &extlen) == CBLOB_OK
-       ? mc_apply(m, &c, keyed ? &rec : NULL, ext, extlen, q, &blob, &len) : STORE_ERROR;
-    if (st == STORE_OK && len > e->len && m->max_memory > 0 &&
-        atomic_load(&m->t.bytes) + (long long)(len - e->len) > m->max_memory) {
+    if (cblob_decode(e->blob, e->len, &c, NULL, NULL) != CBLOB_OK) {
+        snprintf(q->err, sizeof q->err, "cart %s does not decode", e->id);
+        return STORE_ERROR;
+    }
+    q->cst = cart_apply(&c, &q->chg, m->max_items);
+    if (q->cst != CART_OK) {
+        snprintf(q->err, sizeof q->err, "change refused: %s", cart_status_name(q->cst));
+        st = STORE_REJECTED;
+    } else if (!(blob = cblob_encode(&c, NULL, 0, &len))) {
+        st = STORE_ERROR;
+    } else if (m->max_memory > 0 && mc_growth(e, q, len) > 0 &&
+               atomic_load(&m->t.bytes) + mc_growth(e, q, len) > m->max_memory) {
         snprintf(q->err, sizeof q->err, "MAX_MEMORY reached");
         st = STORE_CAPACITY;
     }
+    int64_t version = c.version;
+    cart_free(&c);
+    if (st != STORE_NOT_FOUND) {
+        free(blob);
+        return st;
+    }
+    st = store_idem_keyed(&q->idem)
+       ? mrec_remember(&m->t, e, q, STORE_ANSWER_CHANGED, version, blob, len) : STORE_OK;
     if (st == STORE_OK)
         mt_set_blob(&m->t, e, blob, len);
     else
         free(blob);
-    cart_free(&c);
-    idem_free(&rec);
     return st;
 }
 
@@ -224,7 +201,7 @@ static enum store_status mc_change(struct mstore *m, struct mt_entry *e, struct 
 static enum store_status mc_del(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
                                 struct store_req *q, bool *pending)
 {
-    enum store_status st = mc_idem_check(e->blob, e->len, q, NULL);
+    enum store_status st = mrec_check(e, q, m->ttl);
     if (st != STORE_NOT_FOUND) /* a delete is never remembered: a hit is a reused key */
         return st;
     if (q->if_match >= 0) {
@@ -238,7 +215,7 @@ static enum store_status mc_del(struct mstore *m, struct mt_shard *sh, struct mt
             return STORE_REJECTED;
         }
     }
-    *pending = mstore_replicate(m, e, q, true);
+    *pending = mstore_replicate(m, e, q, MS_DEL);
     mt_drop(&m->t, sh, e);
     return STORE_OK;
 }
@@ -257,9 +234,11 @@ enum store_status mstore_owned(struct mstore *m, struct mt_shard *sh, struct mt_
         st = mc_copy_out(m, e, q->out, q->err, sizeof q->err);
     /* a replay may come while the first answer still waits for the backup:
      * it waits too, for a copy sent after (the link keeps order) */
+    enum mstore_copy how = promoted ? MS_FULL
+                         : changed && store_idem_keyed(&q->idem) ? MS_LAST : MS_CART;
     if (st == STORE_OK && (promoted || changed || q->idem.replayed))
-        *pending = mstore_replicate(m, e, q, false);
+        *pending = mstore_replicate(m, e, q, how);
     else if (promoted)
-        mstore_replicate(m, e, NULL, false);
+        mstore_replicate(m, e, NULL, MS_FULL);
     return st;
 }

@@ -8,6 +8,7 @@
 
 #include "cblob.h"
 #include "log.h"
+#include "mrec.h"
 #include "mstore.h"
 #include "repl.h"
 
@@ -28,37 +29,64 @@ static bool mserve_current(const struct mt_entry *e, uint64_t epoch, uint64_t in
     return epoch > e->epoch || (epoch == e->epoch && inc == e->owner_inc);
 }
 
+/* Keep a peer's PUT in *ep (NULL: a new copy): the cart blob (taken,
+ * whatever the outcome) and its record from the extra; an enum rproto_ack.
+ * A delta or a bare cart needs the copy of the same owner and epoch it was
+ * made against: else RPA_FULL. */
+static uint8_t mserve_keep(struct mstore *m, struct mt_shard *sh, struct mt_entry **ep,
+                           const struct rproto_msg *msg, unsigned char *blob, size_t len,
+                           const unsigned char *ext, size_t extlen)
+{
+    struct mt_entry *e = *ep;
+    bool full = extlen > 0 && !idem_is_delta(ext, extlen);
+    uint8_t ack = RPA_OK;
+    if (e && !mserve_current(e, msg->epoch, msg->inc))
+        ack = RPA_STALE;
+    else if (!full && (!e || e->role != MT_BACKUP || e->epoch != msg->epoch ||
+                       e->owner_inc != msg->inc))
+        ack = RPA_FULL;
+    else if (!e && !mstore_room(m, strlen(msg->id), len + extlen))
+        ack = RPA_ERROR;
+    else if (e && !mrec_merge(&m->t, e, ext, extlen))
+        ack = RPA_ERROR;
+    if (ack != RPA_OK) {
+        free(blob);
+        return ack;
+    }
+    if (e) {
+        if (e->role != MT_BACKUP) /* a newer owner: this replica's ownership is over */
+            mt_set_role(&m->t, e, MT_BACKUP);
+        mt_set_blob(&m->t, e, blob, len);
+        return RPA_OK;
+    }
+    if (!(e = mt_insert(&m->t, sh, msg->id, MT_BACKUP, blob, len, mt_now_ms()))) /* takes blob */
+        return RPA_ERROR;
+    if (!mrec_merge(&m->t, e, ext, extlen)) {
+        mt_drop(&m->t, sh, e);
+        return RPA_ERROR;
+    }
+    *ep = e;
+    return RPA_OK;
+}
+
 /* A peer's PUT: keep or replace a backup copy; an enum rproto_ack. */
 uint8_t mstore_put(struct mstore *m, const struct rproto_msg *msg)
 {
-    char id[CART_ID_MAX + 1];
-    /* the blob is kept as it came (the hot path of replication): it is
+    struct rproto_msg in = *msg;
+    const unsigned char *ext;
+    size_t len, extlen;
+    /* the cart is kept as it came (the hot path of replication): it is
      * decoded, and so checked, only when this copy is served */
-    if (!cblob_id(msg->blob, msg->bloblen, id))
+    unsigned char *blob = mrec_cart_of(msg->blob, msg->bloblen, &len, &ext, &extlen);
+    if (!blob || !cblob_id(blob, len, in.id)) {
+        free(blob);
         return RPA_ERROR;
-    unsigned char *blob = malloc(msg->bloblen ? msg->bloblen : 1);
-    if (!blob)
-        return RPA_ERROR;
-    memcpy(blob, msg->blob, msg->bloblen);
-    struct mt_shard *sh = mt_shard(&m->t, id);
-    uint8_t ack = RPA_OK;
+    }
+    struct mt_shard *sh = mt_shard(&m->t, in.id);
     pthread_mutex_lock(&sh->lock);
     int64_t now = mt_now_ms();
-    struct mt_entry *e = mt_find(&m->t, sh, id, now);
-    if (!e) {
-        if (mstore_room(m, strlen(id), msg->bloblen))
-            e = mt_insert(&m->t, sh, id, MT_BACKUP, blob, msg->bloblen, now); /* takes blob */
-        else
-            free(blob);
-        ack = e ? RPA_OK : RPA_ERROR;
-    } else if (!mserve_current(e, msg->epoch, msg->inc)) {
-        free(blob);
-        ack = RPA_STALE;
-    } else {
-        if (e->role != MT_BACKUP) /* a newer owner: this replica's ownership is over */
-            mt_set_role(&m->t, e, MT_BACKUP);
-        mt_set_blob(&m->t, e, blob, msg->bloblen);
-    }
+    struct mt_entry *e = mt_find(&m->t, sh, in.id, now);
+    uint8_t ack = mserve_keep(m, sh, &e, &in, blob, len, ext, extlen);
     if (e && ack == RPA_OK) {
         e->epoch = (uint32_t)msg->epoch;
         e->owner_inc = msg->inc;
@@ -134,8 +162,8 @@ void mstore_take(struct mstore *m, const char *id, uint64_t inc, int slot,
         e = NULL;
     }
     uint8_t why = e ? mserve_may_give(m, e) : RPR_NOT_FOUND;
-    if (e && why == 0xff && (*blob = malloc(e->len))) {
-        memcpy(*blob, e->blob, e->len);
+    size_t bloblen = 0;
+    if (e && why == 0xff && (*blob = mrec_wire(e, MS_FULL, &bloblen))) {
         int old_backup = e->role == MT_OWNED ? e->backup : MT_NO_PEER;
         struct rproto_msg del = {.type = RP_DEL, .epoch = e->epoch, .inc = e->owner_inc};
         snprintf(del.id, sizeof del.id, "%s", id);
@@ -143,7 +171,7 @@ void mstore_take(struct mstore *m, const char *id, uint64_t inc, int slot,
         reply->type = RP_GRANT;
         reply->epoch = e->epoch;
         reply->blob = *blob;
-        reply->bloblen = e->len;
+        reply->bloblen = bloblen;
         if (repl_mode(m->repl) == REPL_OFF && e->role == MT_OWNED) { /* one copy only */
             mt_drop(&m->t, sh, e);
         } else {
@@ -165,10 +193,19 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
                        int backup)
 {
     char id[CART_ID_MAX + 1];
-    unsigned char *blob;
-    if (!cblob_id(b, len, id) || blob_version(b, len) < 0 || !(blob = malloc(len)))
+    const unsigned char *ext;
+    size_t extlen;
+    struct idem_rec check;
+    idem_init(&check);
+    /* the cart and its whole record, both checked before anything changes */
+    unsigned char *blob = blob_version(b, len) < 0 ? NULL
+                        : mrec_cart_of(b, len, &len, &ext, &extlen);
+    bool ok = blob && cblob_id(blob, len, id) && idem_decode(&check, ext, extlen) == IDEM_OK;
+    idem_free(&check);
+    if (!ok) {
+        free(blob);
         return false;
-    memcpy(blob, b, len);
+    }
     struct mt_shard *sh = mt_shard(&m->t, id);
     pthread_mutex_lock(&sh->lock);
     int64_t now = mt_now_ms();
@@ -183,6 +220,10 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
         mt_reserve(&m->t, LONG_MAX);
         e = mt_insert(&m->t, sh, id, MT_OWNED, blob, len, now);
     }
+    if (e && !mrec_merge(&m->t, e, ext, extlen)) {
+        mt_drop(&m->t, sh, e);
+        e = NULL;
+    }
     if (e) {
         e->epoch = (uint32_t)epoch;
         e->owner_inc = m->inc;
@@ -190,7 +231,7 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
         e->last_ms = now;
         mt_set_backup(&m->t, e, repl_mode(m->repl) == REPL_OFF ? MT_NO_PEER : backup);
         if (backup == MT_NO_PEER)
-            mstore_replicate(m, e, NULL, false);
+            mstore_replicate(m, e, NULL, MS_FULL);
     }
     pthread_mutex_unlock(&sh->lock);
     return e != NULL;
@@ -237,6 +278,18 @@ void mstore_stale(struct mstore *m, const char *id)
     pthread_mutex_unlock(&sh->lock);
 }
 
+/* The backup could not keep a copy: the cart has no backup now. */
+void mstore_unbacked(struct mstore *m, const char *id)
+{
+    struct mt_shard *sh = mt_shard(&m->t, id);
+    pthread_mutex_lock(&sh->lock);
+    struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
+    if (e && e->role == MT_OWNED)
+        mt_set_backup(&m->t, e, MT_NO_PEER);
+    pthread_mutex_unlock(&sh->lock);
+    log_msg(LOG_WARN, "backup_refused", "cart %s: the backup kept no copy", id);
+}
+
 /* For every owned entry whose backup is `slot` (or none when slot is
  * MT_NO_PEER): choose a new backup and send it the cart. */
 static void mserve_rescan(struct mstore *m, int slot)
@@ -249,7 +302,7 @@ static void mserve_rescan(struct mstore *m, int slot)
             if (e->role != MT_OWNED || e->backup != slot)
                 continue;
             mt_set_backup(&m->t, e, MT_NO_PEER);
-            mstore_replicate(m, e, NULL, false);
+            mstore_replicate(m, e, NULL, MS_FULL);
         }
         pthread_mutex_unlock(&sh->lock);
     }
@@ -275,7 +328,7 @@ bool mstore_resend(struct mstore *m, struct store_req *q, const char *id)
     pthread_mutex_lock(&sh->lock);
     struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
     if (e && e->role == MT_OWNED)
-        pending = mstore_replicate(m, e, q, false);
+        pending = mstore_replicate(m, e, q, MS_FULL);
     pthread_mutex_unlock(&sh->lock);
     return pending;
 }
@@ -292,9 +345,13 @@ long mstore_handoff_round(struct mstore *m)
             if (e->role != MT_OWNED)
                 continue;
             int to = e->backup != MT_NO_PEER ? e->backup : repl_pick(m->repl, e->id, MT_NO_PEER);
-            struct rproto_msg msg = {.type = RP_HANDOFF, .epoch = e->epoch + 1u,
-                                     .blob = e->blob, .bloblen = e->len};
-            if (to == MT_NO_PEER || !repl_send(m->repl, to, &msg, RW_HANDOFF, NULL, e->id)) {
+            struct rproto_msg msg = {.type = RP_HANDOFF, .epoch = e->epoch + 1u};
+            unsigned char *wire = mrec_wire(e, MS_FULL, &msg.bloblen);
+            msg.blob = wire;
+            bool sent = wire && to != MT_NO_PEER &&
+                        repl_send(m->repl, to, &msg, RW_HANDOFF, NULL, e->id);
+            free(wire);
+            if (!sent) {
                 mt_set_backup(&m->t, e, MT_NO_PEER);
                 continue;
             }

@@ -18,6 +18,14 @@
 
 struct repl;
 
+/* What a copy to the backup carries (see mrec.h). */
+enum mstore_copy {
+    MS_CART,      /* the cart; the backup keeps its record */
+    MS_LAST,      /* the cart and the record's newest entry */
+    MS_FULL,      /* the cart and its whole record */
+    MS_DEL        /* the cart's delete */
+};
+
 struct mstore {
     struct mtable t;
     struct repl *repl;            /* NULL without PEERS */
@@ -50,8 +58,10 @@ enum store_status mstore_owned(struct mstore *m, struct mt_shard *sh, struct mt_
 bool mstore_room(struct mstore *m, size_t idlen, size_t bloblen);
 
 /* Send an owned entry's copy (or its delete) to its backup, choosing one
- * when needed; true when q now waits for the ack. Shard locked. */
-bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q, bool del);
+ * when needed (a new backup gets MS_FULL); true when q now waits for the
+ * ack. Shard locked. */
+bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q,
+                      enum mstore_copy how);
 
 /* A peer's PUT/DEL: keep, replace or drop a backup copy; an enum rproto_ack. */
 uint8_t mstore_put(struct mstore *m, const struct rproto_msg *msg);
@@ -77,11 +87,16 @@ uint8_t mstore_handoff_in(struct mstore *m, const struct rproto_msg *msg, int fr
 /* A change the backup refused as stale: this replica no longer owns the cart. */
 void mstore_stale(struct mstore *m, const char *id);
 
+/* The backup could not keep a copy of cart id (no room, or it failed): the
+ * cart counts as under-replicated until it gets a backup again. */
+void mstore_unbacked(struct mstore *m, const char *id);
+
 /* The link to slot died: carts it backed up get a new backup. */
 void mstore_peer_lost(struct mstore *m, int slot);
 
-/* A pending copy of q's cart died with its link: send it to the cart's
- * (new) backup; true when q waits again. */
+/* A pending copy of q's cart died with its link, or its backup asked for
+ * the full copy: send the full copy to the cart's (new) backup; true when q
+ * waits again. */
 bool mstore_resend(struct mstore *m, struct store_req *q, const char *id);
 
 /* Drain: hand every owned cart to a peer; how many handoffs were queued. */

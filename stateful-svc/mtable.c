@@ -50,8 +50,9 @@ void mt_drop(struct mtable *t, struct mt_shard *sh, struct mt_entry *e)
     mt_count(t, e->role, -1);
     if (e->role != MT_BACKUP && e->backup == MT_NO_PEER)
         atomic_fetch_sub(&t->unreplicated, 1);
-    atomic_fetch_sub(&t->bytes, (long long)mt_cost(strlen(e->id), e->len));
+    atomic_fetch_sub(&t->bytes, (long long)(mt_cost(strlen(e->id), e->len) + e->rec.len));
     free(e->blob);
+    idem_free(&e->rec);
     free(e);
 }
 
@@ -114,6 +115,26 @@ void mt_set_blob(struct mtable *t, struct mt_entry *e, unsigned char *blob, size
     free(e->blob);
     e->blob = blob;
     e->len = (uint32_t)len;
+}
+
+/* Apply a peer's record blob to an entry's record, keeping the byte count right. */
+enum idem_status mt_rec_merge(struct mtable *t, struct mt_entry *e, const unsigned char *p,
+                              size_t len)
+{
+    size_t before = e->rec.len;
+    enum idem_status st = idem_merge(&e->rec, p, len);
+    atomic_fetch_add(&t->bytes, (long long)e->rec.len - (long long)before);
+    return st;
+}
+
+/* Append to an entry's record, keeping the byte count right. */
+enum idem_status mt_rec_append(struct mtable *t, struct mt_entry *e, const char *key, uint64_t fp,
+                               unsigned status, int64_t version, const void *body, size_t len)
+{
+    size_t before = e->rec.len;
+    enum idem_status st = idem_append(&e->rec, key, fp, status, version, body, len);
+    atomic_fetch_add(&t->bytes, (long long)e->rec.len - (long long)before);
+    return st;
 }
 
 /* Change an entry's role, keeping the counters right. */

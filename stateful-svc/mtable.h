@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "idem.h"
+
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(obj) ((obj)->add_failed = true)
 #include <uthash.h>
@@ -37,7 +39,8 @@ struct mt_entry {
     bool moved;                   /* ownership moved since creation (takeover, handoff) */
     bool add_failed;              /* set by uthash when an insert ran out of memory */
     uint32_t len;
-    unsigned char *blob;          /* the cart, a cblob */
+    unsigned char *blob;          /* the cart, a cblob with an empty extra */
+    struct idem_rec rec;          /* its Idempotency-Keys (empty: none) */
     char id[];                    /* the hash key */
 };
 
@@ -76,6 +79,15 @@ struct mt_entry *mt_insert(struct mtable *t, struct mt_shard *sh, const char *id
 
 /* Replace an entry's blob (the old one is freed). */
 void mt_set_blob(struct mtable *t, struct mt_entry *e, unsigned char *blob, size_t len);
+
+/* Apply a peer's record blob to an entry's record (idem_merge), keeping the
+ * byte count right. */
+enum idem_status mt_rec_merge(struct mtable *t, struct mt_entry *e, const unsigned char *p,
+                              size_t len);
+
+/* Append to an entry's record (idem_append), keeping the byte count right. */
+enum idem_status mt_rec_append(struct mtable *t, struct mt_entry *e, const char *key, uint64_t fp,
+                               unsigned status, int64_t version, const void *body, size_t len);
 
 /* Change an entry's role, keeping the counters right. */
 void mt_set_role(struct mtable *t, struct mt_entry *e, enum mt_role role);

@@ -106,7 +106,7 @@ size_t mstore_sweep(struct mstore *m)
 uint8_t mstore_touch(struct mstore *m, const struct rproto_msg *msg)
 {
     struct mt_shard *sh = mt_shard(&m->t, msg->id);
-    uint8_t ack = RPA_GONE;
+    uint8_t ack = RPA_FULL;
     pthread_mutex_lock(&sh->lock);
     int64_t now = mt_now_ms();
     struct mt_entry *e = mt_find(&m->t, sh, msg->id, now);
@@ -129,17 +129,11 @@ void mstore_touch_acked(struct mstore *m, int slot, const char *id, const struct
         return;
     if (msg->code == RPA_STALE) {
         mstore_stale(m, id);
-        return;
+    } else if (msg->code == RPA_FULL) { /* the backup lost its copy: send it again */
+        log_msg(LOG_DEBUG, "touch", "cart %s: peer %d holds no current copy; copied again", id,
+                slot);
+        mstore_resend(m, NULL, id);
     }
-    struct mt_shard *sh = mt_shard(&m->t, id);
-    pthread_mutex_lock(&sh->lock);
-    struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
-    if (e && e->role == MT_OWNED && e->backup == slot) { /* the copy is gone: send it again */
-        log_msg(LOG_DEBUG, "touch", "cart %s: the backup lost its copy; copied again", id);
-        mt_set_backup(&m->t, e, MT_NO_PEER);
-        mstore_replicate(m, e, NULL, false);
-    }
-    pthread_mutex_unlock(&sh->lock);
 }
 
 /* The owner of incarnation inc is lost: its carts' backup copies here get a

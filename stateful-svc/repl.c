@@ -160,6 +160,13 @@ static void repl_acked(struct repl *r, struct rnet_pend *p, const struct rproto_
             repl_complete(q, STORE_UNAVAILABLE, "the cart moved to another replica; retry");
         return;
     }
+    if (msg->type == RP_ACK && msg->code == RPA_ERROR && p->wait == RW_PUT)
+        mstore_unbacked(r->m, p->id); /* answered all the same: the change is made here */
+    if (msg->type == RP_ACK && msg->code == RPA_FULL && p->wait == RW_PUT) {
+        if (!mstore_resend(r->m, q, p->id) && q)
+            repl_complete(q, STORE_OK, NULL);
+        return;
+    }
     if (q)
         repl_complete(q, STORE_OK, NULL);
 }

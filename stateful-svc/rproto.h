@@ -51,8 +51,9 @@ enum rproto_field {
     RPF_EPOCH = 1, RPF_INC = 2, RPF_CODE = 4, RPF_TAG = 8, RPF_ID = 16, RPF_BLOB = 32
 };
 
-/* RPA_GONE: a TOUCH found no copy as new as the owner's (send the whole cart). */
-enum rproto_ack { RPA_OK = 0, RPA_STALE, RPA_ERROR, RPA_GONE };
+/* RP_ACK's CODE. RPA_FULL: the backup cannot apply a change (or a TOUCH)
+ * to its copy (none, or of another owner or epoch): send the full copy. */
+enum rproto_ack { RPA_OK = 0, RPA_STALE, RPA_ERROR, RPA_FULL };
 enum rproto_refuse { RPR_NOT_FOUND = 0, RPR_OWNER_ALIVE, RPR_BUSY };
 /* RP_FOUND's CODE: the role, and whether the cart moved since its creation. */
 enum rproto_role { RPROLE_OWNER = 0, RPROLE_BACKUP = 1, RPROLE_MOVED = 2 };

@@ -163,11 +163,22 @@ function checkStateful(objs) {
   const c = (tmpl.spec?.containers ?? []).find((x) => x.name === 'stateful-svc') ?? {};
   const id = (c.env ?? []).find((e) => e.name === 'INSTANCE_ID');
   if (id?.valueFrom?.fieldRef?.fieldPath !== 'metadata.name') errs.push(`${objName(sts)}: INSTANCE_ID must come from metadata.name`);
-  // PEERS must name every replica by its stable DNS name, so a dead pod's carts get 404.
-  const peers = ((c.env ?? []).find((e) => e.name === 'PEERS')?.value ?? '').split(',');
-  const want = Array.from({ length: sts.spec.replicas ?? 1 },
-    (_, i) => `${sts.metadata.name}-${i}.${sts.spec.serviceName}:8080`);
-  if (peers.join(',') !== want.join(',')) errs.push(`${objName(sts)}: PEERS must be ${want.join(',')}`);
+  // Membership must cover every replica by its stable DNS name, so a dead pod's carts get 404:
+  // PEERS_STATEFULSET <headless service>:8080:N with N >= replicas (scaling needs no edit),
+  // or PEERS naming exactly the replicas.
+  const env = (name) => (c.env ?? []).find((e) => e.name === name)?.value;
+  const replicas = sts.spec.replicas ?? 1;
+  const set = /^([a-z0-9-]+):8080:([0-9]+)$/.exec(env('PEERS_STATEFULSET') ?? '');
+  if (env('PEERS_STATEFULSET') !== undefined) {
+    if (!set || set[1] !== sts.spec.serviceName || +set[2] < replicas || +set[2] > 64) {
+      errs.push(`${objName(sts)}: PEERS_STATEFULSET must be ${sts.spec.serviceName}:8080:N with ${replicas} <= N <= 64`);
+    }
+  } else {
+    const peers = (env('PEERS') ?? '').split(',');
+    const want = Array.from({ length: replicas },
+      (_, i) => `${sts.metadata.name}-${i}.${sts.spec.serviceName}:8080`);
+    if (peers.join(',') !== want.join(',')) errs.push(`${objName(sts)}: PEERS must be ${want.join(',')} (or set PEERS_STATEFULSET)`);
+  }
   errs.push(...checkStatefulMemory(sts, c));
   const rp = c.readinessProbe ?? {};
   if ((rp.failureThreshold ?? 3) * (rp.periodSeconds ?? 10) < READINESS_TOLERANCE_S) {

@@ -143,6 +143,14 @@ const BROKEN = [
     const env = container(pick(o, 'StatefulSet', 'stateful-svc'), 'stateful-svc').env;
     env.find((e) => e.name === 'INSTANCE_ID').valueFrom.fieldRef.fieldPath = 'spec.nodeName';
   }],
+  ['membership below the replica count', /PEERS_STATEFULSET must be stateful-svc-headless:8080:N/, (o) => {
+    const env = container(pick(o, 'StatefulSet', 'stateful-svc'), 'stateful-svc').env;
+    env.find((e) => e.name === 'PEERS_STATEFULSET').value = 'stateful-svc-headless:8080:1';
+  }],
+  ['membership from another Service', /PEERS_STATEFULSET must be stateful-svc-headless:8080:N/, (o) => {
+    const env = container(pick(o, 'StatefulSet', 'stateful-svc'), 'stateful-svc').env;
+    env.find((e) => e.name === 'PEERS_STATEFULSET').value = 'other:8080:16';
+  }],
   ['no drain time', /DRAIN_SECONDS must be set above 0/, (o) => {
     const env = container(pick(o, 'StatefulSet', 'stateful-svc'), 'stateful-svc').env;
     env.find((e) => e.name === 'DRAIN_SECONDS').value = '0';

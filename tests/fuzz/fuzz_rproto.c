@@ -3,13 +3,16 @@
  * (cblob_decode). Input: a byte stream as a peer would send it. Every frame
  * that decodes must encode back to the same bytes; every blob that decodes
  * must encode back to the same bytes (the encoding is canonical) and hold a
- * valid cart. A malformed or incomplete stream must be refused without a
- * read past the input. Single-threaded. */
+ * valid cart; its extra splits off where the decoder found it, and a key
+ * record in it (idem, full or delta) that is accepted merges into a record
+ * that encodes and decodes again. A malformed or incomplete stream must be
+ * refused without a read past the input. Single-threaded. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cblob.h"
+#include "idem.h"
 #include "rproto.h"
 
 /* Abort when cond is false: a finding for libFuzzer. */
@@ -17,6 +20,24 @@ static void need(int cond)
 {
     if (!cond)
         abort();
+}
+
+/* A record blob from a peer: accepted only when it merges into a sound record. */
+static void check_rec(const unsigned char *x, size_t len)
+{
+    struct idem_rec r, back;
+    size_t n;
+    idem_init(&r);
+    idem_init(&back);
+    need(idem_append(&r, "fuzz-key", 1, 200, 0, "{}", 2) == IDEM_OK);
+    if (idem_merge(&r, x, len) == IDEM_OK) {
+        unsigned char *enc = idem_encode(&r, &n);
+        need(enc && idem_decode(&back, enc, n) == IDEM_OK && back.len == r.len);
+        need(idem_count(&r) <= IDEM_KEEP && r.len <= IDEM_REC_MAX);
+        free(enc);
+    }
+    idem_free(&r);
+    idem_free(&back);
 }
 
 /* A decoded blob re-encodes to the same bytes and holds a valid cart. */
@@ -32,6 +53,10 @@ static void check_blob(const unsigned char *b, size_t len)
         need(c.items[i].qty >= 1 && c.items[i].qty <= CART_QTY_MAX);
         need(i == 0 || strcmp(c.items[i - 1].sku, c.items[i].sku) < 0);
     }
+    size_t head, xl;
+    const unsigned char *x;
+    need(cblob_split(b, len, &head, &x, &xl) && x == ext && xl == extlen);
+    check_rec(ext, extlen);
     unsigned char *again = cblob_encode(&c, ext, extlen, &n);
     need(again && n == len && memcmp(again, b, len) == 0);
     free(again);

@@ -62,8 +62,8 @@ static void pick_ports(void)
     }
 }
 
-/* Start replica i (all PEERS, mode) on its port. */
-static void start_rep(int i, const char *mode)
+/* Start replica i (all PEERS, mode, one more setting: may be NULL) on its port. */
+static void start_rep_with(int i, const char *mode, const char *extra)
 {
     char peers[128], inst[32], repl[32];
     snprintf(peers, sizeof peers, "PEERS=127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", ports[0],
@@ -71,9 +71,15 @@ static void start_rep(int i, const char *mode)
     snprintf(inst, sizeof inst, "INSTANCE_ID=rep%d", i + 1);
     snprintf(repl, sizeof repl, "REPLICATION=%s", mode);
     const char *env[] = {peers, inst, repl, "REPL_PORT_OFFSET=1", "REPL_TIMEOUT_MS=1000",
-                         "LOG_LEVEL=info", NULL};
+                         "LOG_LEVEL=info", extra, NULL};
     cr_assert(harness_svc_start_port(&rep[i], STATEFUL_BIN, ports[i], 0, env),
               "replica %d did not start", i + 1);
+}
+
+/* Start replica i (all PEERS, mode) on its port. */
+static void start_rep(int i, const char *mode)
+{
+    start_rep_with(i, mode, NULL);
 }
 
 /* GET /info of port as JSON, an integer field of it; -1 when it does not answer. */
@@ -365,4 +371,82 @@ Test(repl, timed_out_change_retried_with_its_key_lands_once)
     cr_assert_eq(call(ports[1], "GET", path, NULL, &j), 200);
     cr_expect_eq(json_integer_value(json_object_get(j, "version")), 1, "still applied once");
     json_decref(j);
+}
+
+/* A keyed request to port; the status, the body into body (a copy). */
+static long keyed(int port, const char *m, const char *path, const char *b, const char *key,
+                  char *body, size_t bodylen, bool *replayed)
+{
+    char kh[96], rh[16] = "";
+    snprintf(kh, sizeof kh, "Idempotency-Key: %s", key);
+    const char *h[] = {"Content-Type: application/json", kh, NULL};
+    struct harness_client *c = harness_client_new(port);
+    struct harness_resp r = {0};
+    long st = c && harness_req(c, m, path, b, h, &r) ? r.status : 0;
+    snprintf(body, bodylen, "%s", r.body ? r.body : "");
+    harness_header(&r, "Idempotent-Replayed", rh, sizeof rh);
+    *replayed = !strcmp(rh, "true");
+    harness_resp_free(&r);
+    harness_client_free(c);
+    return st;
+}
+
+/* Keyed changes with every peer up reach the backup as deltas (bare-cart
+ * copies in between keep the record): after the owner's death, the replica
+ * that takes the cart over replays every key with the first answer's bytes. */
+Test(repl, keys_reach_the_backup_with_each_change)
+{
+    enum { N = 12 };
+    static char first[N][2048];
+    char path[160], key[32], body[96], again[2048];
+    bool rp;
+    json_t *j;
+    start_trio("sync");
+    cr_assert_eq(call(ports[0], "POST", "/carts", NULL, &j), 201);
+    snprintf(path, sizeof path, "/carts/%.64s/items", json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    for (int k = 0; k < N; k++) {
+        snprintf(key, sizeof key, "delta-key-%d", k);
+        snprintf(body, sizeof body, "{\"sku\":\"S-%d\",\"qty\":%d,\"unit_price_cents\":7}", k,
+                 k + 1);
+        cr_assert_eq(keyed(ports[0], "POST", path, body, key, first[k], sizeof first[k], &rp),
+                     200);
+        cr_expect_not(rp);
+        if (k % 3 == 0) /* an unkeyed change between keyed ones */
+            cr_assert_eq(call(ports[0], "POST", path, "{\"sku\":\"U\",\"qty\":1,"
+                              "\"unit_price_cents\":1}", NULL), 200);
+    }
+    kill9(0);
+    wait_links(1, 0);
+    for (int k = 0; k < N; k++) {
+        snprintf(key, sizeof key, "delta-key-%d", k);
+        snprintf(body, sizeof body, "{\"sku\":\"S-%d\",\"qty\":%d,\"unit_price_cents\":7}", k,
+                 k + 1);
+        cr_expect_eq(keyed(ports[1 + k % 2], "POST", path, body, key, again, sizeof again, &rp),
+                     200, "key %d after the takeover", k);
+        cr_expect(rp, "key %d is a replay", k);
+        cr_expect_str_eq(again, first[k], "key %d: the first answer's bytes", k);
+    }
+    path[strlen(path) - strlen("/items")] = '\0';
+    cr_assert_eq(call(ports[1], "GET", path, NULL, &j), 200);
+    cr_expect_eq(json_integer_value(json_object_get(j, "version")), N + (N + 2) / 3,
+                 "nothing applied twice");
+    json_decref(j);
+}
+
+/* A backup out of room (MAX_CARTS) keeps no copy: the owner still answers
+ * (the change is made there) but counts the cart as under-replicated. */
+Test(repl, a_backup_without_room_leaves_the_cart_under_replicated)
+{
+    pick_ports();
+    start_rep(0, "sync");
+    start_rep_with(1, "sync", "MAX_CARTS=2");
+    start_rep_with(2, "sync", "MAX_CARTS=2");
+    wait_links(NREP - 1, -1);
+    for (int i = 0; i < 8; i++)
+        cr_expect_eq(call(ports[0], "POST", "/carts", NULL, NULL), 201, "cart %d", i);
+    long held = info_int(ports[1], "carts_backup") + info_int(ports[2], "carts_backup");
+    cr_expect_leq(held, 4, "the backups hold what they have room for: %ld", held);
+    cr_expect_eq(info_int(ports[0], "carts_under_replicated"), 8 - held,
+                 "the carts without a copy are counted");
 }

@@ -122,3 +122,29 @@ Test(cblob, varints)
             cr_expect_not(cblob_get_varint(&p, buf + n - 1, &v), "truncated");
     }
 }
+
+Test(cblob, split_and_join_move_the_extra)
+{
+    struct cart c;
+    size_t len, head, extlen, len2, len3;
+    const unsigned char *ext;
+    mk(&c, "k3-AAAAAAAAAAAAAAAAAAAAAA", 4, 7);
+    unsigned char *b = cblob_encode(&c, "record", 6, &len);
+    unsigned char *bare = cblob_encode(&c, NULL, 0, &len2);
+    cr_assert(cblob_split(b, len, &head, &ext, &extlen));
+    cr_expect_eq(extlen, 6);
+    cr_expect(memcmp(ext, "record", 6) == 0);
+    unsigned char *j = cblob_join(b, head, NULL, 0, &len3);
+    cr_assert_eq(len3, len2, "joined without its extra: the bare cart");
+    cr_expect(memcmp(j, bare, len2) == 0);
+    free(j);
+    j = cblob_join(bare, head, "record", 6, &len3);
+    cr_assert_eq(len3, len);
+    cr_expect(memcmp(j, b, len) == 0, "joined with it: the first blob again");
+    for (size_t cut = 0; cut < len; cut++)
+        cr_expect_not(cblob_split(b, cut, &head, &ext, &extlen), "cut at %zu", cut);
+    free(j);
+    free(b);
+    free(bare);
+    cart_free(&c);
+}

@@ -74,19 +74,19 @@ Test(idem, cart_id_from_key)
 Test(idem, lookup_replay_and_reuse)
 {
     struct idem_rec r;
-    const struct idem_entry *e = NULL;
+    struct idem_entry e;
     idem_init(&r);
     cr_expect_eq(idem_lookup(&r, "k1", 1, NULL), IDEM_MISS);
     put(&r, 1);
     put(&r, 2);
     cr_expect_eq(idem_lookup(&r, "k1", 7919u, &e), IDEM_REPLAY);
-    cr_assert_not_null(e);
-    cr_expect_str_eq(e->body, "{\"n\":1}");
-    cr_expect_eq(e->version, 1);
+    cr_expect_eq(e.body_len, 7);
+    cr_expect_eq(memcmp(e.body, "{\"n\":1}", 7), 0);
+    cr_expect_eq(e.version, 1);
     cr_expect_eq(idem_lookup(&r, "k2", 1, &e), IDEM_REUSED);
     cr_expect_eq(idem_lookup(&r, "k3", 1, NULL), IDEM_MISS);
     struct idem_answer ans;
-    cr_assert_eq(idem_answer_of(e, &ans), IDEM_OK);
+    cr_assert_eq(idem_answer_of(&e, &ans), IDEM_OK);
     cr_expect_eq(ans.status, 200);
     cr_expect_str_eq(ans.body, "{\"n\":2}");
     idem_answer_free(&ans);
@@ -133,11 +133,11 @@ Test(idem, encode_decode_round_trip)
     unsigned char *blob2 = idem_encode(&cp, &len2);
     cr_assert_eq(len2, len);
     cr_expect_eq(memcmp(blob, blob2, len), 0, "decode then encode gives the same bytes");
-    const struct idem_entry *e = NULL;
+    struct idem_entry e;
     cr_expect_eq(idem_lookup(&cp, "nobody", 5, &e), IDEM_REPLAY);
-    cr_expect_eq(e->status, 204);
-    cr_expect_eq(e->version, -1);
-    cr_expect_null(e->body);
+    cr_expect_eq(e.status, 204);
+    cr_expect_eq(e.version, -1);
+    cr_expect_eq(e.body_len, 0);
     for (size_t cut = 0; cut < len; cut++)
         cr_expect_eq(idem_decode(&back, blob, cut), IDEM_BAD, "truncated at %zu", cut);
     blob[0] = 'X';
@@ -165,6 +165,58 @@ Test(idem, empty_record_encodes)
     cr_expect_eq(idem_decode(&back, blob, len), IDEM_OK);
     cr_expect_eq(idem_count(&back), 0);
     free(blob);
+}
+
+Test(idem, delta_merges_into_a_copy)
+{
+    struct idem_rec owner, backup;
+    idem_init(&owner);
+    idem_init(&backup);
+    for (int i = 0; i < 5; i++)
+        put(&owner, i);
+    size_t len = 0;
+    unsigned char *full = idem_encode(&owner, &len);
+    cr_assert_eq(idem_merge(&backup, full, len), IDEM_OK);
+    free(full);
+    for (int i = 5; i < IDEM_KEEP + 20; i++) {
+        put(&owner, i);
+        unsigned char *d = idem_delta(&owner, 1, &len);
+        cr_assert_not_null(d);
+        cr_expect(idem_is_delta(d, len));
+        cr_assert_eq(idem_merge(&backup, d, len), IDEM_OK);
+        cr_assert_eq(idem_merge(&backup, d, len), IDEM_OK, "a repeated delta changes nothing");
+        free(d);
+    }
+    cr_assert_eq(backup.len, owner.len);
+    cr_expect_eq(memcmp(backup.p, owner.p, owner.len), 0, "the copy equals the record");
+    unsigned char *d = idem_delta(&owner, 2, &len);
+    for (size_t cut = 0; cut < len; cut++)
+        cr_expect_eq(idem_merge(&backup, d, cut), IDEM_BAD, "delta cut at %zu", cut);
+    free(d);
+    cr_expect_eq(memcmp(backup.p, owner.p, owner.len), 0, "a bad delta leaves the copy alone");
+    idem_free(&owner);
+    idem_free(&backup);
+}
+
+Test(idem, a_record_stays_under_its_byte_limit)
+{
+    struct idem_rec r;
+    static char body[40 * 1024];
+    idem_init(&r);
+    memset(body, 'b', sizeof body);
+    for (int i = 0; i < 30; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "big%d", i);
+        cr_assert_eq(idem_append(&r, key, 1, 200, i, body, sizeof body), IDEM_OK);
+        cr_assert_leq(r.len, IDEM_REC_MAX);
+    }
+    cr_expect_eq(idem_count(&r), IDEM_REC_MAX / sizeof body);
+    cr_expect_eq(idem_lookup(&r, "big29", 1, NULL), IDEM_REPLAY);
+    cr_expect_eq(idem_lookup(&r, "big0", 1, NULL), IDEM_MISS);
+    static char huge[IDEM_REC_MAX];
+    cr_expect_eq(idem_append(&r, "huge", 1, 200, 1, huge, sizeof huge), IDEM_BAD);
+    cr_expect_eq(idem_lookup(&r, "big29", 1, NULL), IDEM_REPLAY, "a refused append keeps r");
+    idem_free(&r);
 }
 
 /* A store_idem for key with the fingerprint of body. */

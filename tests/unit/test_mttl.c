@@ -1,6 +1,6 @@
 /* Unit tests of mttl, the idle TTL of a cart's two copies, on a memory store
  * with no peer: what a TOUCH does to a backup copy (current: slid; another
- * owner's: STALE; none, or older than the owner's: GONE), that a lost
+ * owner's: STALE; none, or older than the owner's: FULL), that a lost
  * owner's copies get a full TTL from the loss, and that a TAKE from the
  * cart's own owner (its copy expired) finds nothing. */
 #include <criterion/criterion.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cblob.h"
+#include "idem.h"
 #include "mstore.h"
 #include "store_mem.h"
 
@@ -36,16 +37,22 @@ static void teardown(void)
 
 TestSuite(mttl, .init = setup, .fini = teardown);
 
-/* Keep a backup copy of cart id from owner inc at epoch. */
+/* Keep a backup copy of cart id from owner inc at epoch (a full copy: the
+ * cart and its empty key record). */
 static void put(const char *id, uint64_t epoch, uint64_t inc)
 {
     struct cart c;
-    size_t len;
+    struct idem_rec r;
+    size_t len, n;
     cart_init(&c, id);
-    unsigned char *b = cblob_encode(&c, NULL, 0, &len);
+    idem_init(&r);
+    unsigned char *x = idem_encode(&r, &n);
+    unsigned char *b = cblob_encode(&c, x, n, &len);
     struct rproto_msg m = {.type = RP_PUT, .epoch = epoch, .inc = inc, .blob = b, .bloblen = len};
     cr_assert_eq(mstore_put(M, &m), RPA_OK);
     free(b);
+    free(x);
+    cart_free(&c);
 }
 
 /* A TOUCH of cart id from owner inc at epoch: the ack code. */
@@ -81,18 +88,18 @@ static int64_t idle(const char *id)
 
 Test(mttl, a_touch_slides_the_current_copy_only)
 {
-    cr_expect_eq(touch(ID, 3, 42), RPA_GONE, "no copy: send the whole cart");
+    cr_expect_eq(touch(ID, 3, 42), RPA_FULL, "no copy: send the whole cart");
     put(ID, 3, 42);
     cr_assert(age(ID, 50000));
     cr_expect_eq(touch(ID, 2, 42), RPA_STALE, "an older epoch");
     cr_expect_eq(touch(ID, 3, 43), RPA_STALE, "the same epoch from another replica");
     cr_expect_geq(idle(ID), 50000, "the stale touches slid nothing");
-    cr_expect_eq(touch(ID, 4, 43), RPA_GONE, "a newer owner whose copy did not come");
+    cr_expect_eq(touch(ID, 4, 43), RPA_FULL, "a newer owner whose copy did not come");
     cr_expect_geq(idle(ID), 50000);
     cr_expect_eq(touch(ID, 3, 42), RPA_OK);
     cr_expect_lt(idle(ID), 1000, "the copy has a full TTL again");
     cr_assert(age(ID, 61000));
-    cr_expect_eq(touch(ID, 3, 42), RPA_GONE, "an expired copy is dropped, not revived");
+    cr_expect_eq(touch(ID, 3, 42), RPA_FULL, "an expired copy is dropped, not revived");
     cr_expect_eq(idle(ID), -1);
 }
 

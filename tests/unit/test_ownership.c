@@ -37,18 +37,44 @@ static void teardown(void)
 
 TestSuite(ownership, .init = setup, .fini = teardown);
 
-/* A PUT message of cart id at version v, from owner inc at epoch. */
-static uint8_t put(const char *id, int64_t v, uint64_t epoch, uint64_t inc)
+/* A PUT message of cart id at version v, from owner inc at epoch, with ext
+ * (an idem blob) as its extra. */
+static uint8_t put_ext(const char *id, int64_t v, uint64_t epoch, uint64_t inc,
+                       const unsigned char *ext, size_t extlen)
 {
     struct cart c;
     size_t len;
     cart_init(&c, id);
     c.version = v;
-    unsigned char *b = cblob_encode(&c, NULL, 0, &len);
+    unsigned char *b = cblob_encode(&c, ext, extlen, &len);
     struct rproto_msg m = {.type = RP_PUT, .epoch = epoch, .inc = inc, .blob = b, .bloblen = len};
     uint8_t ack = mstore_put(M, &m);
     free(b);
+    cart_free(&c);
     return ack;
+}
+
+/* A full PUT (the cart and an empty record). */
+static uint8_t put(const char *id, int64_t v, uint64_t epoch, uint64_t inc)
+{
+    struct idem_rec r;
+    size_t n;
+    idem_init(&r);
+    unsigned char *x = idem_encode(&r, &n);
+    uint8_t ack = put_ext(id, v, epoch, inc, x, n);
+    free(x);
+    return ack;
+}
+
+/* The number of keys in the record of cart id as held here. */
+static unsigned keys_held(const char *id)
+{
+    struct mt_shard *sh = mt_shard(&M->t, id);
+    pthread_mutex_lock(&sh->lock);
+    struct mt_entry *e = mt_find(&M->t, sh, id, mt_now_ms());
+    unsigned n = e ? idem_count(&e->rec) : 0;
+    pthread_mutex_unlock(&sh->lock);
+    return n;
 }
 
 /* The version of cart id as held here (role out), -1 when absent. */
@@ -93,6 +119,53 @@ Test(ownership, a_backup_keeps_the_newest_epoch_only)
     del.inc = 43;
     cr_expect_eq(mstore_del(M, &del), RPA_OK);
     cr_expect_eq(held(ID, &role, &ep), -1);
+}
+
+Test(ownership, a_change_applies_to_its_base_copy_only)
+{
+    struct idem_rec r;
+    size_t n;
+    int role;
+    uint32_t ep;
+    idem_init(&r);
+    cr_assert_eq(idem_append(&r, "key-1", 1, 200, 1, "x", 1), IDEM_OK);
+    unsigned char *d1 = idem_delta(&r, 1, &n);
+    cr_expect_eq(put_ext(ID, 1, 3, 42, NULL, 0), RPA_FULL, "a bare cart with no copy here");
+    cr_expect_eq(put_ext(ID, 1, 3, 42, d1, n), RPA_FULL, "a delta with no copy here");
+    cr_expect_eq(held(ID, &role, &ep), -1, "neither made a copy");
+    cr_assert_eq(put(ID, 1, 3, 42), RPA_OK);
+    cr_expect_eq(put_ext(ID, 2, 3, 42, d1, n), RPA_OK, "a delta on its base");
+    cr_expect_eq(keys_held(ID), 1);
+    cr_assert_eq(idem_append(&r, "key-2", 2, 200, 2, "y", 1), IDEM_OK);
+    unsigned char *d2 = idem_delta(&r, 1, &n);
+    cr_expect_eq(put_ext(ID, 3, 4, 43, d2, n), RPA_FULL, "a delta of a newer owner");
+    cr_expect_eq(held(ID, &role, &ep), 2, "left the copy alone");
+    cr_expect_eq(put_ext(ID, 3, 3, 42, NULL, 0), RPA_OK, "a bare cart on its base");
+    cr_expect_eq(keys_held(ID), 1, "keeps the record");
+    unsigned char bad[] = {'I', 2, 1, 0};
+    cr_expect_eq(put_ext(ID, 4, 3, 42, bad, sizeof bad), RPA_ERROR, "a malformed delta");
+    cr_expect_eq(held(ID, &role, &ep), 3, "changed nothing");
+    unsigned char *full = idem_encode(&r, &n);
+    cr_expect_eq(put_ext(ID, 5, 4, 43, full, n), RPA_OK, "a full copy of a newer owner");
+    cr_expect_eq(keys_held(ID), 2);
+    /* a takeover's grant carries the whole record */
+    struct rproto_msg g;
+    unsigned char *blob;
+    const unsigned char *ext;
+    size_t head, extlen;
+    mstore_take(M, ID, 77, -1, &g, &blob);
+    cr_assert_eq(g.type, RP_GRANT);
+    cr_assert(cblob_split(g.blob, g.bloblen, &head, &ext, &extlen));
+    struct idem_rec back;
+    idem_init(&back);
+    cr_expect_eq(idem_decode(&back, ext, extlen), IDEM_OK);
+    cr_expect_eq(idem_count(&back), 2);
+    idem_free(&back);
+    free(blob);
+    free(full);
+    free(d1);
+    free(d2);
+    idem_free(&r);
 }
 
 Test(ownership, an_owner_is_fenced_by_a_newer_epoch)
@@ -186,8 +259,13 @@ Test(ownership, a_handoff_makes_this_replica_the_owner)
     uint32_t ep;
     cart_init(&c, ID);
     c.version = 8;
+    unsigned char empty[] = {'I', 1, 0};
     unsigned char *b = cblob_encode(&c, NULL, 0, &len);
     struct rproto_msg m = {.type = RP_HANDOFF, .epoch = 3, .blob = b, .bloblen = len};
+    cr_expect_eq(mstore_handoff_in(M, &m, -1), RPA_ERROR, "a handoff needs the record");
+    free(b);
+    b = cblob_encode(&c, empty, sizeof empty, &len);
+    m = (struct rproto_msg){.type = RP_HANDOFF, .epoch = 3, .blob = b, .bloblen = len};
     cr_expect_eq(mstore_handoff_in(M, &m, -1), RPA_OK);
     cr_expect_eq(held(ID, &role, &ep), 8);
     cr_expect_eq(role, MT_OWNED);

@@ -89,7 +89,7 @@ Test(rproto, malformed_frames_are_refused)
 
 /* TOUCH carries exactly epoch, owner incarnation and id (like DEL), its
  * bytes are fixed (a peer of another build must read them alike), and the
- * ACK that answers it may say GONE. */
+ * ACK that answers it may ask for the full copy (FULL). */
 Test(rproto, touch_is_epoch_inc_id_and_answered_by_ack)
 {
     cr_expect_eq(rproto_fields(RP_TOUCH), RPF_EPOCH | RPF_INC | RPF_ID);
@@ -115,10 +115,10 @@ Test(rproto, touch_is_epoch_inc_id_and_answered_by_ack)
                                          RPF_EPOCH | RPF_INC | RPF_ID | RPF_BLOB,
                                          7, 3, 1, 1, 'a', 0};
     expect(blob, sizeof blob, RPROTO_BAD, "a TOUCH with a blob");
-    struct rproto_msg ack = {.type = RP_ACK, .seq = 7, .code = RPA_GONE};
+    struct rproto_msg ack = {.type = RP_ACK, .seq = 7, .code = RPA_FULL};
     cr_assert(rproto_append(&b, &ack));
     cr_assert_eq(rproto_decode(b.p, b.len, &d, &used), RPROTO_OK);
     cr_expect_eq(d.type, RP_ACK);
-    cr_expect_eq(d.code, RPA_GONE);
+    cr_expect_eq(d.code, RPA_FULL);
     rproto_buf_free(&b);
 }
