@@ -3,7 +3,8 @@
  * cart) so that its copy lives as long as the owner's, and tells it when
  * the owner's copy expired (DEL). A backup copy whose owner was lost keeps
  * a full TTL from that moment, for a takeover to find. See mstore.h;
- * docs/replication.md ("Idle expiry of the two copies"). */
+ * docs/replication.md ("Idle expiry of the two copies"). Thread-safe as
+ * mstore.h says: entries only under their shard's lock. */
 #include <stdio.h>
 #include <stdlib.h>
 
