@@ -47,7 +47,9 @@ struct rnet_link {
     struct rnet_pend *ph, *pt;
     long npend;
     int64_t next_try_ms, last_tx_ms;
-    int64_t down_ms;              /* when a live link went down, 0 if never */
+    int64_t down_ms;              /* when a live link went down, 0 if never
+                                   * or when the peer left after draining */
+    bool left;                    /* the loop's: the peer closed after draining */
     struct rproto_buf in;         /* the loop's */
 };
 

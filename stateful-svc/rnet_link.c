@@ -91,7 +91,8 @@ void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why)
     pthread_mutex_lock(&l->mu);
     bool was_up = l->state == RL_UP;
     if (was_up)
-        l->down_ms = mt_now_ms();
+        l->down_ms = l->left ? 0 : mt_now_ms();
+    l->left = false;
     if (l->fd >= 0)
         close(l->fd);
     l->fd = -1;
@@ -232,7 +233,13 @@ static void rn_link_read(struct rnet *n, struct rnet_link *l)
     char buf[RN_READ];
     ssize_t r = recv(l->fd, buf, sizeof buf, 0);
     if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-        rn_link_down(n, l, r == 0 ? "closed" : strerror(errno));
+        /* a peer that said it drains, then closes (or resets) the link, has
+         * handed its carts off and exited: gone, not alive behind a stall */
+        int e = r == 0 ? 0 : errno;
+        pthread_mutex_lock(&l->mu);
+        bool left = l->left = (e == 0 || e == ECONNRESET) && l->draining;
+        pthread_mutex_unlock(&l->mu);
+        rn_link_down(n, l, left ? "left after draining" : e == 0 ? "closed" : strerror(e));
         return;
     }
     if (r < 0)
