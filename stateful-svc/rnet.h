@@ -1,6 +1,7 @@
 /* rnet: the replication network of stateful-svc: one epoll thread with the
  * listener, a persistent outgoing link to every peer (connect, HELLO,
- * reconnect, heartbeat, timeout) and the incoming connections.
+ * reconnect, heartbeat, timeout) and the incoming connections; the peers'
+ * names are resolved on a thread of its own (rdns), never on the loop.
  *
  * Outgoing links carry requests with a FIFO of pending entries (answers
  * come back in order); incoming connections carry a peer's requests, each
