@@ -19,16 +19,25 @@
 #include "mtable.h"
 #include "rnet_int.h"
 
+/* Connect the links that are down and due (each tick, and when woken: the
+ * resolver may have answered). */
+static void rn_reconnect(struct rnet *n)
+{
+    int64_t now = mt_now_ms();
+    for (size_t i = 0; i < n->n; i++)
+        if (n->links[i].state == RL_DOWN && now >= n->links[i].next_try_ms)
+            rn_connect(n, &n->links[i]);
+}
+
 /* Reconnect, ping idle links, kill links whose oldest request is overdue. */
 static void rn_tick(struct rnet *n)
 {
+    rn_reconnect(n);
     int64_t now = mt_now_ms();
     for (size_t i = 0; i < n->n; i++) {
         struct rnet_link *l = &n->links[i];
-        if (l->state == RL_DOWN && now >= l->next_try_ms) {
-            rn_connect(n, l);
+        if (l->state == RL_DOWN)
             continue;
-        }
         pthread_mutex_lock(&l->mu);
         bool overdue = (l->ph && now - l->ph->sent_ms > n->cfg.timeout_ms) ||
                        (l->state != RL_UP && l->state != RL_SELF && l->state != RL_DOWN &&
@@ -54,20 +63,22 @@ static void *rn_main(void *arg)
     rn_tick(n); /* try every peer at once: membership is known within milliseconds */
     while (!atomic_load(&n->stop)) {
         int k = epoll_wait(n->ep, evs, 64, RN_TICK_MS);
+        bool woken = false;
         for (int i = 0; i < k; i++) {
             uint64_t tag = evs[i].data.u64;
             if (tag == RN_TAG_LISTEN) {
                 rn_accept(n);
             } else if (tag == RN_TAG_EVENT) {
                 uint64_t v;
-                if (read(n->efd, &v, sizeof v) < 0)
-                    continue;
+                woken = read(n->efd, &v, sizeof v) > 0;
             } else if (tag & RN_TAG_LINK) {
                 rn_link_event(n, (int)(tag & 0xffff), evs[i].events);
             } else {
                 rn_conn_event(n, evs[i].data.ptr, evs[i].events);
             }
         }
+        if (woken)
+            rn_reconnect(n);
         for (size_t i = 0; i < n->n; i++)
             rn_flush_link(n, &n->links[i]);
         rn_reap(n);
@@ -78,6 +89,12 @@ static void *rn_main(void *arg)
         }
     }
     return NULL;
+}
+
+/* The resolver's wake-up: a name was resolved (or not). */
+static void rn_wake_cb(void *ud)
+{
+    rnet_wake(ud);
 }
 
 /* Bind and listen on the replication port; -1 with err set. */
@@ -119,6 +136,7 @@ struct rnet *rnet_start(const struct rnet_cfg *cfg, const struct rnet_ops *ops, 
     n->ops = *ops;
     n->ud = ud;
     n->n = cfg->npeers < CFG_MAX_PEERS ? cfg->npeers : CFG_MAX_PEERS;
+    struct rdns_name names[CFG_MAX_PEERS];
     for (size_t i = 0; i < n->n; i++) {
         struct rnet_link *l = &n->links[i];
         l->slot = (int)i;
@@ -126,10 +144,16 @@ struct rnet *rnet_start(const struct rnet_cfg *cfg, const struct rnet_ops *ops, 
         snprintf(l->host, sizeof l->host, "%s", cfg->peers[i].host);
         l->port = cfg->peers[i].port + cfg->port_offset;
         pthread_mutex_init(&l->mu, NULL);
+        names[i] = (struct rdns_name){.host = l->host, .port = l->port};
     }
     n->lfd = rn_listen(cfg, err, errlen);
     n->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     n->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (n->lfd >= 0 && n->efd >= 0 &&
+        !(n->dns = rdns_start(names, n->n, rn_wake_cb, n, err, errlen))) {
+        close(n->lfd);
+        n->lfd = -1;
+    }
     struct epoll_event el = {.events = EPOLLIN, .data.u64 = RN_TAG_LISTEN};
     struct epoll_event ee = {.events = EPOLLIN, .data.u64 = RN_TAG_EVENT};
     if (n->lfd < 0 || n->efd < 0 || n->ep < 0 || epoll_ctl(n->ep, EPOLL_CTL_ADD, n->lfd, &el) ||
@@ -139,6 +163,7 @@ struct rnet *rnet_start(const struct rnet_cfg *cfg, const struct rnet_ops *ops, 
             snprintf(err, errlen, "cannot start the replication loop");
         if (n->lfd >= 0)
             close(n->lfd);
+        rdns_stop(n->dns);
         if (n->efd >= 0)
             close(n->efd);
         if (n->ep >= 0)
@@ -157,6 +182,7 @@ void rnet_stop(struct rnet *n)
     atomic_store(&n->stop, true);
     rnet_wake(n);
     pthread_join(n->thread, NULL);
+    rdns_stop(n->dns);
     for (size_t i = 0; i < n->n; i++) {
         n->links[i].state = RL_SELF; /* no "peer down" work at exit */
         rn_link_down(n, &n->links[i], "stopping");

@@ -1,6 +1,7 @@
 /* rnet: the replication network of stateful-svc: one epoll thread with the
  * listener, a persistent outgoing link to every peer (connect, HELLO,
- * reconnect, heartbeat, timeout) and the incoming connections.
+ * reconnect, heartbeat, timeout) and the incoming connections; the peers'
+ * names are resolved on a thread of its own (rdns), never on the loop.
  *
  * Outgoing links carry requests with a FIFO of pending entries (answers
  * come back in order); incoming connections carry a peer's requests, each
@@ -47,7 +48,9 @@ struct rnet_link {
     struct rnet_pend *ph, *pt;
     long npend;
     int64_t next_try_ms, last_tx_ms;
-    int64_t down_ms;              /* when a live link went down, 0 if never */
+    int64_t down_ms;              /* when a live link went down, 0 if never
+                                   * or when the peer left after draining */
+    bool left;                    /* the loop's: the peer closed after draining */
     bool corked;                  /* rnet_send_many is queueing: no write per message */
     struct rproto_buf in;         /* the loop's */
 };

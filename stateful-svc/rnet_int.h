@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rdns.h"
 #include "rnet.h"
 
 #define RN_RETRY_MS 200           /* between connection attempts */
@@ -40,6 +41,7 @@ struct rnet {
     size_t n;
     struct rnet_link links[CFG_MAX_PEERS];
     struct rnet_conn *conns;
+    struct rdns *dns;             /* the peers' names, resolved off the loop */
     atomic_ullong bytes, msgs;
 };
 
@@ -56,7 +58,7 @@ struct rproto_msg rn_hello(struct rnet *n);
 /* Close link l and answer its pending entries with NULL (loop thread). */
 void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why);
 
-/* Start a non-blocking connect of link l. */
+/* Start a non-blocking connect of link l (once its name is resolved). */
 void rn_connect(struct rnet *n, struct rnet_link *l);
 
 /* Write what fits of b to fd; false on a broken connection. */

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 
 #include "log.h"
 #include "mtable.h"
+#include "rdns.h"
 #include "rnet_int.h"
 
 /* Make fd non-blocking, without Nagle's delay. */
@@ -110,7 +110,8 @@ void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why)
     pthread_mutex_lock(&l->mu);
     bool was_up = l->state == RL_UP;
     if (was_up)
-        l->down_ms = mt_now_ms();
+        l->down_ms = l->left ? 0 : mt_now_ms();
+    l->left = false;
     if (l->fd >= 0)
         close(l->fd);
     l->fd = -1;
@@ -135,30 +136,33 @@ void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why)
     }
 }
 
-/* Start a non-blocking connect of link l. */
+/* Start a non-blocking connect of link l to the address that the resolver
+ * found for it (asked for first: the loop never waits for a name). */
 void rn_connect(struct rnet *n, struct rnet_link *l)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    char port[16];
-    snprintf(port, sizeof port, "%d", l->port);
+    struct sockaddr_storage sa;
+    socklen_t salen = 0;
+    enum rdns_state rs = rdns_take(n->dns, (size_t)l->slot, &sa, &salen);
+    if (rs == RDNS_IDLE)
+        rdns_ask(n->dns, (size_t)l->slot);
+    if (rs != RDNS_OK && rs != RDNS_FAIL)
+        return; /* tried again once the resolver answered (it wakes the loop) */
     l->next_try_ms = mt_now_ms() + RN_RETRY_MS;
-    /* the loop resolves the name itself: a name that does not resolve (a pod
-     * of a StatefulSet scaled below PEERS_STATEFULSET's count) is retried
-     * seldom, so that the loop spends little time in the resolver */
-    if (getaddrinfo(l->host, port, &hints, &ai) != 0 || !ai) {
+    /* a name that does not resolve (a pod of a StatefulSet scaled below
+     * PEERS_STATEFULSET's count) is asked for again seldom */
+    if (rs == RDNS_FAIL) {
         l->settled = true;
         l->next_try_ms = mt_now_ms() + RN_RESOLVE_RETRY_MS;
         return;
     }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
         rn_nonblock(fd);
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+        if (connect(fd, (struct sockaddr *)&sa, salen) != 0 && errno != EINPROGRESS) {
             close(fd);
             fd = -1;
         }
     }
-    freeaddrinfo(ai);
     if (fd < 0) {
         l->settled = true;
         return;
@@ -251,7 +255,13 @@ static void rn_link_read(struct rnet *n, struct rnet_link *l)
     char buf[RN_READ];
     ssize_t r = recv(l->fd, buf, sizeof buf, 0);
     if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-        rn_link_down(n, l, r == 0 ? "closed" : strerror(errno));
+        /* a peer that said it drains, then closes (or resets) the link, has
+         * handed its carts off and exited: gone, not alive behind a stall */
+        int e = r == 0 ? 0 : errno;
+        pthread_mutex_lock(&l->mu);
+        bool left = l->left = (e == 0 || e == ECONNRESET) && l->draining;
+        pthread_mutex_unlock(&l->mu);
+        rn_link_down(n, l, left ? "left after draining" : e == 0 ? "closed" : strerror(e));
         return;
     }
     if (r < 0)
