@@ -18,8 +18,11 @@
  * changes are remembered. slot(v) names the entry and the ring slot of the
  * change that makes version v; remembered(v) looks the key up and reads that
  * slot in one HMGET (nil when not remembered); remember(all) stores the entry
- * and drops the one the slot named. An entry "k:<key>" = "<slot>" is one of
- * the previous layout (the entry in "o:<slot>" = "<key> <fingerprint>
+ * and drops the one the slot named; at slot 0 it also sets "m" (a marker an
+ * unkeyed change sets to "1") to 65 bytes, past Redis's hash-max-listpack-value
+ * (64): a record of small entries then moves from a listpack, where every
+ * lookup scans all entries, to a hash table. An entry "k:<key>" = "<slot>" is
+ * one of the previous layout (the entry in "o:<slot>" = "<key> <fingerprint>
  * <fields>"): still read, no longer written. */
 #define RS_PRELUDE \
     "local k, ik, ttl, key, fp = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]\n" \
@@ -50,7 +53,9 @@
     "local function remember(all)\n" \
     "  if key ~= '' then\n" \
     "    if gone then redis.call('HDEL', ik, gone) end\n" \
-    "    redis.call('HSET', ik, kf, fp .. ' ' .. all, rf, kf)\n" \
+    "    local e = fp .. ' ' .. all\n" \
+    "    if rf ~= 'r:0' then redis.call('HSET', ik, kf, e, rf, kf)\n" \
+    "    else redis.call('HSET', ik, kf, e, rf, kf, 'm', string.rep('m', 65)) end\n" \
     "  else redis.call('HSETNX', ik, 'm', '1') end\n" \
     "  redis.call('EXPIRE', ik, ttl)\n" \
     "end\n" \

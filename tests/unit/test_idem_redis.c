@@ -132,6 +132,13 @@ Test(idem_redis, keeps_the_keys_of_the_last_64_changes)
     cr_expect_eq(add("w", &out, "A", 1, &c), STORE_OK);
     cr_expect_not(out.replayed, "%s, older than the last 64 changes, is forgotten", key);
     cr_expect_leq(raw_int("HLEN", "idem:{w}"), 2 * IDEM_KEEP + 1, "the record stays bounded");
+    redisContext *rc = redisConnect("127.0.0.1", sfix_redis.port);
+    cr_assert(rc && !rc->err);
+    redisReply *enc = redisCommand(rc, "OBJECT ENCODING idem:{w}");
+    cr_assert(enc && enc->type == REDIS_REPLY_STRING);
+    cr_expect_str_eq(enc->str, "hashtable", "a full record of small entries is not scanned");
+    freeReplyObject(enc);
+    redisFree(rc);
     cart_free(&c);
 }
 
