@@ -10,60 +10,76 @@
 #include "wire.h"
 
 /* What every keyed script starts with: KEYS cart and record, ARGV ttl, key,
- * fingerprint, slots kept. The record rings its entries by the version a
- * change made: slot "o:<version mod keep>" = "<key> <fingerprint> <the cart's
- * fields after the change, joined by newlines>", and "k:<key>" = its slot;
- * so the keys of the last `keep` changes are remembered. remembered(v) looks
- * the key up (v: the version a change would make; nil when not remembered)
- * and reads the slot v would take; remember() fills that slot, dropping the
- * key it held. */
+ * fingerprint, entries kept. A cart's fields travel joined by newlines ("v",
+ * its version, then "s:<sku>", "<qty> <price>" per line). The record holds an
+ * entry per remembered key, "k:<key>" = "<fingerprint> <the cart's fields
+ * after the change>", and a ring of the entries' names by the version a change
+ * made, "r:<version mod keep>" = "k:<key>": so the keys of the last `keep`
+ * changes are remembered. slot(v) names the entry and the ring slot of the
+ * change that makes version v; remembered(v) looks the key up and reads that
+ * slot in one HMGET (nil when not remembered); remember(all) stores the entry
+ * and drops the one the slot named; at slot 0 it also sets "m" (a marker an
+ * unkeyed change sets to "1") to 65 bytes, past Redis's hash-max-listpack-value
+ * (64): a record of small entries then moves from a listpack, where every
+ * lookup scans all entries, to a hash table. An entry "k:<key>" = "<slot>" is
+ * one of the previous layout (the entry in "o:<slot>" = "<key> <fingerprint>
+ * <fields>"): still read, no longer written. */
 #define RS_PRELUDE \
     "local k, ik, ttl, key, fp = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]\n" \
-    "local slot, old\n" \
+    "local kf, rf, gone\n" \
+    "local function slot(v)\n" \
+    "  kf, rf = 'k:' .. key, string.format('r:%d', v % tonumber(ARGV[4]))\n" \
+    "end\n" \
     "local function remembered(v)\n" \
     "  if key == '' then return nil end\n" \
-    "  slot = v % tonumber(ARGV[4])\n" \
-    "  local got = redis.call('HMGET', ik, 'k:' .. key, 'o:' .. slot)\n" \
-    "  old = got[2]\n" \
-    "  if not got[1] then return nil end\n" \
-    "  local e = redis.call('HGET', ik, 'o:' .. got[1]) or ''\n" \
-    "  local ekey, efp, snap = string.match(e, '^(%S+) (%d+) (.*)$')\n" \
-    "  if ekey ~= key then return nil end\n" \
+    "  slot(v)\n" \
+    "  local got = redis.call('HMGET', ik, kf, rf)\n" \
+    "  local e = got[1]\n" \
+    "  gone = got[2]\n" \
+    "  if not e then return nil end\n" \
+    "  local efp, snap = string.match(e, '^(%d+) (.*)$')\n" \
+    "  if not efp and string.match(e, '^%d+$') then\n" \
+    "    local okey\n" \
+    "    okey, efp, snap = string.match(redis.call('HGET', ik, 'o:' .. e) or '',\n" \
+    "                                   '^(%S+) (%d+) (.*)$')\n" \
+    "    if okey ~= key then return nil end\n" \
+    "  end\n" \
+    "  if not efp then return nil end\n" \
     "  if efp ~= fp then return {'rej', 'idempotency_key_reused'} end\n" \
     "  redis.call('EXPIRE', k, ttl)\n" \
     "  redis.call('EXPIRE', ik, ttl)\n" \
-    "  local flat = {}\n" \
-    "  for f in string.gmatch(snap, '[^\\n]+') do flat[#flat + 1] = f end\n" \
-    "  return {'replay', flat}\n" \
+    "  return {'replay', snap}\n" \
     "end\n" \
     "local function remember(all)\n" \
     "  if key ~= '' then\n" \
-    "    local okey = old and string.match(old, '^(%S+) ')\n" \
-    "    if okey then redis.call('HDEL', ik, 'k:' .. okey) end\n" \
-    "    redis.call('HSET', ik, 'o:' .. slot, key .. ' ' .. fp .. ' ' .. table.concat(all, '\\n'),\n" \
-    "               'k:' .. key, slot)\n" \
+    "    if gone then redis.call('HDEL', ik, gone) end\n" \
+    "    local e = fp .. ' ' .. all\n" \
+    "    if rf ~= 'r:0' then redis.call('HSET', ik, kf, e, rf, kf)\n" \
+    "    else redis.call('HSET', ik, kf, e, rf, kf, 'm', string.rep('m', 65)) end\n" \
     "  else redis.call('HSETNX', ik, 'm', '1') end\n" \
     "  redis.call('EXPIRE', ik, ttl)\n" \
-    "end\n"
+    "end\n" \
+    "local function fields() return table.concat(redis.call('HGETALL', k), '\\n') end\n"
 
-/* The texts; every reply is {"ok", <HGETALL or {}>}, {"rej", <reason>} or
- * {"replay", <HGETALL as it was after the remembered change>}. Every limit
- * arrives in ARGV (from cart.h and idem.h): the texts hold none. */
+/* The texts; every reply is {"ok", <the cart's fields joined> or {}}, {"rej",
+ * <reason>} or {"replay", <the fields as they were after the remembered
+ * change>}. Every limit arrives in ARGV (from cart.h and idem.h): the texts
+ * hold none. */
 static const char *const rscript_texts[RSCRIPT_COUNT] = {
     [RSCRIPT_CREATE] = /* ARGV: ttl, key, fp, keep */
     RS_PRELUDE
     "if redis.call('EXISTS', k) == 1 then return remembered(0) or {'rej', 'exists'} end\n"
-    "slot = 0\n"
+    "if key ~= '' then slot(0) end\n"
     "redis.call('HSET', k, 'v', '0')\n"
     "redis.call('EXPIRE', k, ttl)\n"
-    "local all = redis.call('HGETALL', k)\n"
+    "local all = fields()\n"
     "remember(all)\n"
     "return {'ok', all}\n",
     [RSCRIPT_GET] = /* ARGV: ttl */
     "if redis.call('EXISTS', KEYS[1]) == 0 then return {'rej', 'not_found'} end\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
-    "return {'ok', redis.call('HGETALL', KEYS[1])}\n",
+    "return {'ok', table.concat(redis.call('HGETALL', KEYS[1]), '\\n')}\n",
     [RSCRIPT_DEL] = /* ARGV: ttl, key, fp, keep, if_match ('' for none) */
     RS_PRELUDE
     "if redis.call('EXISTS', k) == 0 then return {'rej', 'not_found'} end\n"
@@ -124,7 +140,7 @@ static const char *const rscript_texts[RSCRIPT_COUNT] = {
     "if nq == 0 then redis.call('HDEL', k, f) redis.call('HSET', k, 'v', nv)\n"
     "else redis.call('HSET', k, f, nq .. ' ' .. (price or oldp), 'v', nv) end\n"
     "redis.call('EXPIRE', k, ttl)\n"
-    "local all = redis.call('HGETALL', k)\n"
+    "local all = fields()\n"
     "remember(all)\n"
     "return {'ok', all}\n",
 };
@@ -249,43 +265,77 @@ static bool rs_num(const char *p, size_t len, int64_t *v)
     return true;
 }
 
+/* A field or a value of a cart in a reply: bytes, not NUL-terminated. */
+struct rs_str {
+    const char *p;
+    size_t n;
+};
+
 /* One field "s:<sku>" with value "<qty> <price>" into c. */
-static bool rs_line(struct cart *c, const redisReply *f, const redisReply *v)
+static bool rs_line(struct cart *c, struct rs_str f, struct rs_str v)
 {
     char sku[CART_SKU_MAX + 1];
-    size_t n = f->len - 2, q;
-    const char *sp = memchr(v->str, ' ', v->len);
+    size_t n = f.n - 2, q;
+    const char *sp = memchr(v.p, ' ', v.n);
     int64_t qty, price;
 
-    if (!cart_sku_valid(f->str + 2, n) || !sp)
+    if (!cart_sku_valid(f.p + 2, n) || !sp)
         return false;
-    memcpy(sku, f->str + 2, n);
+    memcpy(sku, f.p + 2, n);
     sku[n] = '\0';
-    q = (size_t)(sp - v->str);
-    return rs_num(v->str, q, &qty) && rs_num(sp + 1, v->len - q - 1, &price) &&
+    q = (size_t)(sp - v.p);
+    return rs_num(v.p, q, &qty) && rs_num(sp + 1, v.n - q - 1, &price) &&
            cart_push(c, sku, qty, price) == CART_OK;
 }
 
-/* A flat HGETALL array into c: "v" exactly once, "s:" lines, nothing else. */
+/* The next part of a cart in body (a flat array of strings, or one string of
+ * them joined by newlines; *at: the next element, or offset) into out; 1, 0
+ * at the end, -1 when malformed. */
+static int rs_part(const redisReply *body, size_t *at, struct rs_str *out)
+{
+    if (body->type == REDIS_REPLY_STRING) {
+        if (*at > body->len)
+            return 0;
+        const char *p = body->str + *at, *nl = memchr(p, '\n', body->len - *at);
+        out->p = p;
+        out->n = nl ? (size_t)(nl - p) : body->len - *at;
+        *at += out->n + 1;
+        return 1;
+    }
+    if (*at >= body->elements)
+        return 0;
+    const redisReply *e = body->element[(*at)++];
+    if (!e || e->type != REDIS_REPLY_STRING)
+        return -1;
+    out->p = e->str;
+    out->n = e->len;
+    return 1;
+}
+
+/* A cart's fields into c: "v" exactly once, "s:" lines, nothing else. */
 static bool rs_hash(const redisReply *h, struct cart *c)
 {
     bool have_v = false;
+    size_t at = 0;
+    struct rs_str f, v;
+    int got;
 
-    if (h->elements % 2 || (h->elements && !h->element))
+    if (h->type == REDIS_REPLY_ARRAY ? h->elements % 2 || (h->elements && !h->element)
+                                     : h->type != REDIS_REPLY_STRING)
         return false;
-    for (size_t i = 0; i < h->elements; i += 2) {
-        const redisReply *f = h->element[i], *v = h->element[i + 1];
-
-        if (!f || !v || f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+    while ((got = rs_part(h, &at, &f)) == 1) {
+        if (rs_part(h, &at, &v) != 1)
             return false;
-        if (f->len == 1 && f->str[0] == 'v') {
-            if (have_v || !rs_num(v->str, v->len, &c->version))
+        if (f.n == 1 && f.p[0] == 'v') {
+            if (have_v || !rs_num(v.p, v.n, &c->version))
                 return false;
             have_v = true;
-        } else if (f->len < 2 || memcmp(f->str, "s:", 2) != 0 || !rs_line(c, f, v)) {
+        } else if (f.n < 2 || memcmp(f.p, "s:", 2) != 0 || !rs_line(c, f, v)) {
             return false;
         }
     }
+    if (got < 0)
+        return false;
     cart_sort(c);
     for (size_t i = 1; i < c->n; i++)
         if (strcmp(c->items[i - 1].sku, c->items[i].sku) == 0)
@@ -329,9 +379,9 @@ enum store_status rscript_decode(const struct redisReply *r, const char *id, int
             goto bad;
         return st;
     }
-    if (!rs_is(tag, "ok") || body->type != REDIS_REPLY_ARRAY)
+    if (!rs_is(tag, "ok") || (body->type != REDIS_REPLY_ARRAY && body->type != REDIS_REPLY_STRING))
         goto bad;
-    if (body->elements == 0 && !out)
+    if (body->type == REDIS_REPLY_ARRAY && body->elements == 0 && !out)
         return STORE_OK;          /* del: no cart comes back */
     cart_init(&tmp, id);
     if (!rs_hash(body, &tmp)) {
@@ -363,7 +413,7 @@ enum store_status rscript_decode_keyed(const struct redisReply *r, const char *i
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !r->element ||
         !r->element[0] || !rs_is(r->element[0], "replay"))
         return rscript_decode(r, id, ttl, out, cst, err, errlen);
-    if (!ik || !r->element[1] || r->element[1]->type != REDIS_REPLY_ARRAY)
+    if (!ik || !r->element[1])
         goto bad;
     cart_init(&tmp, id);
     if (!rs_hash(r->element[1], &tmp)) {

@@ -4,14 +4,15 @@
  *
  * Every script works on two keys: "cart:{<id>}", a hash with field "v"
  * (version) and one field "s:<sku>" = "<qty> <price>" per line, and
- * "idem:{<id>}", the cart's idempotency record (a hash of IDEM_KEEP slots by
- * the version a change made, "o:<version mod IDEM_KEEP>" = "<key>
- * <fingerprint> <the cart's fields after that change>", and "k:<key>" = its
- * slot: the keys of the last IDEM_KEEP changes).
+ * "idem:{<id>}", the cart's idempotency record (a hash: "k:<key>" =
+ * "<fingerprint> <the cart's fields after that change>" per remembered key,
+ * and a ring "r:<version mod IDEM_KEEP>" = "k:<key>" naming the entry of the
+ * change that made each version: the keys of the last IDEM_KEEP changes).
  * Both keys are made, renewed and deleted together, so every cart is two keys.
- * Scripts reply {"ok", <flat HGETALL or {}>}, {"rej", <reason>}, or for a
- * remembered key {"replay", <flat HGETALL as it was then>}. The script texts are
- * constants and no function keeps state: thread-safe. */
+ * Scripts reply {"ok", <the cart's fields, joined by newlines, or {}>},
+ * {"rej", <reason>}, or for a remembered key {"replay", <the fields as they
+ * were then>}. The script texts are constants and no function keeps state:
+ * thread-safe. */
 #ifndef RSCRIPT_H
 #define RSCRIPT_H
 
@@ -66,8 +67,9 @@ enum cart_status rscript_args_change(struct rscript_args *a, const struct cart_c
 
 struct redisReply;
 
-/* Decode one cart script reply: {"ok", <flat HGETALL>} fills out (version from
- * "v", lines sorted, expires_in = ttl; out NULL or initialized/zeroed), {"ok", {}}
+/* Decode one cart script reply: {"ok", <fields>} (a flat HGETALL array, or its
+ * strings joined by newlines) fills out (version from "v", lines sorted,
+ * expires_in = ttl; out NULL or initialized/zeroed), {"ok", {}}
  * is a del's success (out NULL), {"rej", reason} gives NOT_FOUND, EXISTS or
  * REJECTED with *cst. Any other shape or value is STORE_ERROR; never crashes.
  * Public for tests and fuzzing. */
@@ -75,7 +77,7 @@ enum store_status rscript_decode(const struct redisReply *r, const char *id, int
                                  struct cart *out, enum cart_status *cst,
                                  char *err, size_t errlen);
 
-/* rscript_decode, and a {"replay", <flat HGETALL>} reply too: then ik gets
+/* rscript_decode, and a {"replay", <fields>} reply too: then ik gets
  * the stored answer (201 for a create, else 200; the cart's JSON and version)
  * and ik->replayed; out is untouched. "idempotency_key_reused" is
  * STORE_KEY_REUSED. */

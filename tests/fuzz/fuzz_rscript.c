@@ -6,6 +6,7 @@
  * Checks that decoding never crashes or leaks, that a decoded cart is sane
  * (sorted unique valid lines, in-range values, version >= 0, expires_in the
  * ttl passed), and that the output cart is untouched when decoding fails.
+ * A cart's fields come as an array or as one string joined by newlines.
  * Single-threaded. */
 #include <hiredis/hiredis.h>
 #include <stdint.h>
@@ -27,7 +28,8 @@ static const char *const tokens[] = {
     "0 5", "10000 1", "1 1000000001", "not_found", "exists", "cart_full", "version_conflict",
     "no_such_item", "qty_out_of_range", "price_out_of_range", "price_required",
     "invalid_sku", "s:", "s:bad sku", "123456789012345678", "1234567890123456789", "",
-    "1  2", "-1 5", "LOADING x", "BUSY", "ERR boom",
+    "1  2", "-1 5", "LOADING x", "BUSY", "ERR boom", "replay", "v\n1", "v\n3\ns:A\n1 100",
+    "v\n1\ns:A\n1 1\ns:A\n2 2", "v\n1\n", "\n",
 };
 
 /* Abort when cond is false: a finding for libFuzzer. */

@@ -2,7 +2,8 @@
  * redis-server: a keyed change is remembered in the same script as the change
  * and its repeat is the stored answer; a reused key is refused; a refusal is
  * not remembered; the keys of the last IDEM_KEEP changes are kept; the record
- * lives and dies with its cart (same TTL, deleted together). */
+ * lives and dies with its cart (same TTL, deleted together); a record written
+ * in the previous layout is still read. */
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -53,6 +54,20 @@ static long long raw_int(const char *cmd, const char *arg)
     freeReplyObject(r);
     redisFree(c);
     return v;
+}
+
+/* Run a raw command (argv NULL-terminated) on the test's Redis; fails the test on an error. */
+static void raw(const char *const *argv)
+{
+    int n = 0;
+    redisContext *c = redisConnect("127.0.0.1", sfix_redis.port);
+    cr_assert(c && !c->err);
+    while (argv[n])
+        n++;
+    redisReply *r = redisCommandArgv(c, n, (const char **)argv, NULL);
+    cr_assert(r && r->type != REDIS_REPLY_ERROR, "%s failed", argv[0]);
+    freeReplyObject(r);
+    redisFree(c);
 }
 
 Test(idem_redis, replay_reuse_and_refusal)
@@ -117,6 +132,13 @@ Test(idem_redis, keeps_the_keys_of_the_last_64_changes)
     cr_expect_eq(add("w", &out, "A", 1, &c), STORE_OK);
     cr_expect_not(out.replayed, "%s, older than the last 64 changes, is forgotten", key);
     cr_expect_leq(raw_int("HLEN", "idem:{w}"), 2 * IDEM_KEEP + 1, "the record stays bounded");
+    redisContext *rc = redisConnect("127.0.0.1", sfix_redis.port);
+    cr_assert(rc && !rc->err);
+    redisReply *enc = redisCommand(rc, "OBJECT ENCODING idem:{w}");
+    cr_assert(enc && enc->type == REDIS_REPLY_STRING);
+    cr_expect_str_eq(enc->str, "hashtable", "a full record of small entries is not scanned");
+    freeReplyObject(enc);
+    redisFree(rc);
     cart_free(&c);
 }
 
@@ -146,5 +168,36 @@ Test(idem_redis, the_record_lives_and_dies_with_its_cart)
     cr_expect(cr.replayed);
     cr_expect_eq(cr.ans.status, STORE_ANSWER_CREATED);
     idem_answer_free(&cr.ans);
+    cart_free(&c);
+}
+
+Test(idem_redis, reads_a_record_of_the_previous_layout)
+{
+    /* Before: "k:<key>" = "<slot>" and "o:<slot>" = "<key> <fingerprint> <fields>". */
+    struct cart c = {0};
+    char entry[128];
+    sfix_create("u");
+    struct store_idem old = ikey("old", "A2");
+    snprintf(entry, sizeof entry, "old %llu v\n1\ns:A\n2 5", (unsigned long long)old.fp);
+    const char *fields[] = { "HSET", "idem:{u}", "k:old", "1", "o:1", entry, "k:moved", "1",
+                             NULL };
+    raw(fields);
+    cr_assert_eq(add("u", &old, "A", 2, &c), STORE_OK);
+    cr_assert(old.replayed, "an entry of the previous layout is replayed");
+    cr_expect_eq(old.ans.version, 1);
+    cr_expect(strstr(old.ans.body, "\"qty\":2") != NULL, "%s", old.ans.body);
+    idem_answer_free(&old.ans);
+    cr_expect_eq(sfix_version("u"), 0, "and not applied");
+    struct store_idem other = ikey("old", "A3");
+    cr_expect_eq(add("u", &other, "A", 3, &c), STORE_KEY_REUSED);
+    struct store_idem moved = ikey("moved", "A2");
+    cr_expect_eq(add("u", &moved, "A", 2, &c), STORE_OK);
+    cr_expect_not(moved.replayed, "a slot that holds another key remembers nothing");
+    cr_expect_eq(sfix_version("u"), 1);
+    struct store_idem again = ikey("moved", "A2");
+    cr_expect_eq(add("u", &again, "A", 2, &c), STORE_OK);
+    cr_expect(again.replayed, "the key is remembered anew");
+    cr_expect_eq(again.ans.version, 1);
+    idem_answer_free(&again.ans);
     cart_free(&c);
 }

@@ -3,7 +3,8 @@
  * The scripts run through a store (max_items 3, TTL 60 s, 200 ms timeout) on
  * a redis-server of the test's own (harness): every refusal, the limits, and
  * a randomized comparison with cart_apply. The decoder gets hand-built
- * replies, good and malformed; it needs no server. */
+ * replies, good and malformed, as flat arrays and as fields joined by
+ * newlines (the scripts' form); it needs no server. */
 #include <criterion/criterion.h>
 
 #include "scall.h"
@@ -241,5 +242,60 @@ Test(rscript_decode, refuses_malformed_replies)
     cr_expect_eq(rscript_decode(&r, "x", 1, &c, NULL, NULL, 0), STORE_OK);
     f[1] = (redisReply){ .type = REDIS_REPLY_INTEGER, .integer = 1 };
     cr_expect_eq(rscript_decode(&r, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
+    cart_free(&c);
+}
+
+/* Decode {tag, "<fields joined by newlines>"} built by hand (the scripts' form). */
+static enum store_status decode_joined(const char *tag, const char *joined, struct cart *out)
+{
+    redisReply top[2] = { str_n(tag, strlen(tag)), str_n(joined, strlen(joined)) };
+    redisReply *topp[2] = { &top[0], &top[1] };
+    redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = topp };
+    return rscript_decode(&r, "x", 9, out, NULL, NULL, 0);
+}
+
+Test(rscript_decode, joined_fields)
+{
+    static const char *const bad[] = {
+        "", "v", "v\n", "v\n1\n", "\nv\n1", "v\n1\ns:A", "v\n1\ns:A\n1 1\n", "s:A\n1 1",
+        "v\n1\nv\n1", "v\n1\ns:A\n1 1\ns:A\n1 1", "v\n1\nx\n1 1", "v\n1\ns:A\n1  1",
+        "v\n1\ns:A\n\n1 1", "v\n\n1", "v 1", "v\r\n1" };
+    struct cart c = {0};
+    cr_assert_eq(decode_joined("ok", "v\n7\ns:B\n2 5\ns:A\n1 0", &c), STORE_OK);
+    cr_expect_eq(c.version, 7);
+    cr_expect_eq(c.expires_in, 9);
+    cr_assert_eq(c.n, 2);
+    cr_expect_str_eq(c.items[0].sku, "A");
+    cr_expect_eq(c.items[1].qty, 2);
+    cr_expect_eq(c.items[1].unit_price_cents, 5);
+    cr_assert_eq(decode_joined("ok", "v\n0", &c), STORE_OK);
+    cr_expect_eq(c.n, 0);
+    cr_expect_eq(c.version, 0);
+    cr_expect_eq(decode_joined("ok", "v\n3", NULL), STORE_OK, "a del's caller may want no cart");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(decode_joined("ok", bad[i], &c), STORE_ERROR, "'%s'", bad[i]);
+    cr_expect_eq(c.version, 0, "a refused reply leaves out alone");
+    cr_expect_eq(decode_joined("OK", "v\n1", &c), STORE_ERROR);
+    cart_free(&c);
+}
+
+Test(rscript_decode, joined_replay)
+{
+    redisReply top[2] = { str_n("replay", 6), str_n("v\n4\ns:A\n3 7", 11) };
+    redisReply *topp[2] = { &top[0], &top[1] };
+    redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = topp };
+    struct store_idem ik = {0};
+    struct cart c = {0};
+    cr_assert_eq(rscript_decode_keyed(&r, "x", 9, false, &c, NULL, &ik, NULL, 0), STORE_OK);
+    cr_assert(ik.replayed);
+    cr_expect_eq(ik.ans.version, 4);
+    cr_expect_eq(ik.ans.status, STORE_ANSWER_CHANGED);
+    cr_expect(strstr(ik.ans.body, "\"qty\":3") != NULL, "%s", ik.ans.body);
+    cr_expect_eq(c.version, 0, "out is untouched by a replay");
+    idem_answer_free(&ik.ans);
+    top[1] = str_n("v\n4\ns:A", 7);
+    struct store_idem bad = {0};
+    cr_expect_eq(rscript_decode_keyed(&r, "x", 9, false, &c, NULL, &bad, NULL, 0), STORE_ERROR);
+    cr_expect_not(bad.replayed);
     cart_free(&c);
 }
