@@ -1,5 +1,6 @@
 /* rconn: one hiredis connection of the Redis store. See rconn.h. */
 #include "rconn.h"
+#include "rreply.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -152,7 +153,7 @@ enum store_status rconn_load(struct rconn *k, int i, char *err, size_t errlen)
     if (!r)
         return STORE_UNAVAILABLE;
     if (r->type == REDIS_REPLY_ERROR)
-        st = rscript_error(r, err, errlen);
+        st = rreply_error(r, err, errlen);
     else if (r->type != REDIS_REPLY_STRING || r->len != RCONN_SHA_LEN) {
         util_seterr(err, errlen, "redis: %s", "bad SCRIPT LOAD reply");
         st = STORE_ERROR;
@@ -201,7 +202,7 @@ enum store_status rconn_eval(struct rconn *k, int i, const struct rscript_keys *
             k->sha[i][0] = '\0';
             continue;
         }
-        st = rscript_error(*out, err, errlen);
+        st = rreply_error(*out, err, errlen);
         freeReplyObject(*out);
         *out = NULL;
         return st;

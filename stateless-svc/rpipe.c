@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rconn.h"
+#include "rreply.h"
 #include "rscript.h"
 #include "util.h"
 
@@ -82,8 +83,8 @@ static void rpipe_answer(struct rpipe *p, struct rpipe_item *it, redisReply *r)
 {
     struct store_req *q = it->q;
     enum store_status st = r->type == REDIS_REPLY_ERROR
-        ? rscript_error(r, q->err, sizeof q->err)
-        : rscript_decode_keyed(r, q->id, p->cfg.ttl, q->op == STORE_OP_CREATE, q->out, &q->cst,
+        ? rreply_error(r, q->err, sizeof q->err)
+        : rreply_decode_keyed(r, q->id, p->cfg.ttl, q->op == STORE_OP_CREATE, q->out, &q->cst,
                                &q->idem, q->err, sizeof q->err);
     rpipe_done(p, q, st);
 }

@@ -1,6 +1,6 @@
 /* rscript: the Redis script protocol of the cart store (used by store_redis):
- * the Lua texts, the key and ARGV each script takes, and strict decoding of
- * the replies.
+ * the Lua texts, and the keys and ARGV each script takes (rreply.h decodes
+ * the replies).
  *
  * Every script works on two keys: "cart:{<id>}", a hash with field "v"
  * (version) and one field "s:<sku>" = "<qty> <price>" per line, and
@@ -64,30 +64,5 @@ void rscript_args_del(struct rscript_args *a, int ttl, int64_t if_match,
  * CART_QTY_RANGE for an unknown op (as cart_apply), CART_INVALID_SKU. */
 enum cart_status rscript_args_change(struct rscript_args *a, const struct cart_change *chg,
                                      int ttl, size_t max_items, const struct store_idem *ik);
-
-struct redisReply;
-
-/* Decode one cart script reply: {"ok", <fields>} (a flat HGETALL array, or its
- * strings joined by newlines) fills out (version from "v", lines sorted,
- * expires_in = ttl; out NULL or initialized/zeroed), {"ok", {}}
- * is a del's success (out NULL), {"rej", reason} gives NOT_FOUND, EXISTS or
- * REJECTED with *cst. Any other shape or value is STORE_ERROR; never crashes.
- * Public for tests and fuzzing. */
-enum store_status rscript_decode(const struct redisReply *r, const char *id, int ttl,
-                                 struct cart *out, enum cart_status *cst,
-                                 char *err, size_t errlen);
-
-/* rscript_decode, and a {"replay", <fields>} reply too: then ik gets
- * the stored answer (201 for a create, else 200; the cart's JSON and version)
- * and ik->replayed; out is untouched. "idempotency_key_reused" is
- * STORE_KEY_REUSED. */
-enum store_status rscript_decode_keyed(const struct redisReply *r, const char *id, int ttl,
-                                       bool create, struct cart *out, enum cart_status *cst,
-                                       struct store_idem *ik, char *err, size_t errlen);
-
-/* Map an error reply to a status, with "redis: <message>" in err (may be NULL):
- * transient server states (LOADING, BUSY, NOAUTH, ...) are STORE_UNAVAILABLE,
- * anything else STORE_ERROR. */
-enum store_status rscript_error(const struct redisReply *r, char *err, size_t errlen);
 
 #endif

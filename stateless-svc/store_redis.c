@@ -12,6 +12,7 @@
 #include "cfg.h"
 #include "rconn.h"
 #include "rpipe.h"
+#include "rreply.h"
 #include "rscript.h"
 #include "rsent.h"
 #include "util.h"
@@ -119,7 +120,7 @@ static enum store_status sr_simple(struct sr *s, int argc, const char **argv, in
         enum store_status st = STORE_ERROR;
 
         if (r->type == REDIS_REPLY_ERROR)
-            st = rscript_error(r, err, errlen);
+            st = rreply_error(r, err, errlen);
         else
             util_seterr(err, errlen, "redis: unexpected reply to %s", argv[0]);
         freeReplyObject(r);

@@ -1,5 +1,5 @@
 /* fuzz_rscript: libFuzzer harness for stateless-svc's Redis reply decoding
- * (rscript_decode, rscript_error). Input bytes are read as a redisReply tree:
+ * (rreply_decode, rreply_error). Input bytes are read as a redisReply tree:
  * each node is a type byte, then for strings a length byte and either a
  * token from a table (ok, rej, v, s:<sku>, "<qty> <price>", reasons) or raw
  * bytes, for arrays a count byte and the elements (depth and size bounded).
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rreply.h"
 #include "rscript.h"
 
 #define MAX_DEPTH 4
@@ -146,10 +147,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum store_status st;
     if (mode == 2 && r && (r->type == REDIS_REPLY_ERROR || r->type == REDIS_REPLY_STATUS)) {
         r->type = REDIS_REPLY_ERROR;
-        st = rscript_error(r, err, sizeof err);
+        st = rreply_error(r, err, sizeof err);
         need(st == STORE_UNAVAILABLE || st == STORE_ERROR);
     } else {
-        st = rscript_decode(r, "k3-fuzz", 1800, mode == 0 ? &out : NULL,
+        st = rreply_decode(r, "k3-fuzz", 1800, mode == 0 ? &out : NULL,
                             mode == 0 ? &cst : NULL, err, sizeof err);
         need(st == STORE_OK || st == STORE_NOT_FOUND || st == STORE_EXISTS ||
              st == STORE_REJECTED || st == STORE_ERROR);

@@ -16,6 +16,7 @@
 
 #include "harness.h"
 #include "sfix.h"
+#include "rreply.h"
 #include "rscript.h"
 #include "store_redis.h"
 
@@ -166,10 +167,10 @@ static enum store_status decode(const char *tag, const char *const *f, size_t n,
     topp[0] = &top[0];
     topp[1] = &top[1];
     redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = topp };
-    return rscript_decode(&r, "x", 9, out, cst, NULL, 0);
+    return rreply_decode(&r, "x", 9, out, cst, NULL, 0);
 }
 
-Test(rscript_decode, accepts_good_replies)
+Test(rreply_decode, accepts_good_replies)
 {
     static const char *const good[] = { "v", "7", "s:B", "2 5", "s:A", "1 0" };
     struct cart c = {0};
@@ -186,21 +187,21 @@ Test(rscript_decode, accepts_good_replies)
     redisReply why = str_n("cart_full", 9), body = why;
     redisReply tag = str_n("rej", 3), *pp[2] = { &tag, &body };
     redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = pp };
-    cr_expect_eq(rscript_decode(&r, "x", 1, &c, &cst, NULL, 0), STORE_REJECTED);
+    cr_expect_eq(rreply_decode(&r, "x", 1, &c, &cst, NULL, 0), STORE_REJECTED);
     cr_expect_eq(cst, CART_FULL);
-    cr_expect_eq(rscript_decode(&r, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
+    cr_expect_eq(rreply_decode(&r, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
     body = str_n("not_found", 9);
-    cr_expect_eq(rscript_decode(&r, "x", 1, &c, &cst, NULL, 0), STORE_NOT_FOUND);
+    cr_expect_eq(rreply_decode(&r, "x", 1, &c, &cst, NULL, 0), STORE_NOT_FOUND);
     body = str_n("exists", 6);
-    cr_expect_eq(rscript_decode(&r, "x", 1, &c, &cst, NULL, 0), STORE_EXISTS);
+    cr_expect_eq(rreply_decode(&r, "x", 1, &c, &cst, NULL, 0), STORE_EXISTS);
     body = str_n("teapot", 6);
-    cr_expect_eq(rscript_decode(&r, "x", 1, &c, &cst, NULL, 0), STORE_ERROR);
+    cr_expect_eq(rreply_decode(&r, "x", 1, &c, &cst, NULL, 0), STORE_ERROR);
     body = (redisReply){ .type = REDIS_REPLY_INTEGER, .integer = 3 };
-    cr_expect_eq(rscript_decode(&r, "x", 1, &c, &cst, NULL, 0), STORE_ERROR);
+    cr_expect_eq(rreply_decode(&r, "x", 1, &c, &cst, NULL, 0), STORE_ERROR);
     cart_free(&c);
 }
 
-Test(rscript_decode, refuses_malformed_replies)
+Test(rreply_decode, refuses_malformed_replies)
 {
     static const char *const bad_values[] = {
         "", "x", "-1", "1x", "12345678901234567890", "5", "5 ", " 5 1", "0 1", "10000 1",
@@ -228,20 +229,20 @@ Test(rscript_decode, refuses_malformed_replies)
     cr_expect_eq(decode("OK", odd, 2, &c, NULL), STORE_ERROR);
     cr_expect_eq(c.n, 0, "a refused reply leaves out alone");
     /* Shapes: NULL, not an array, wrong count, a NUL inside a sku. */
-    cr_expect_eq(rscript_decode(NULL, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
+    cr_expect_eq(rreply_decode(NULL, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
     redisReply i = { .type = REDIS_REPLY_INTEGER }, *one[1] = { &i };
-    cr_expect_eq(rscript_decode(&i, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
+    cr_expect_eq(rreply_decode(&i, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
     redisReply a1 = { .type = REDIS_REPLY_ARRAY, .elements = 1, .element = one };
-    cr_expect_eq(rscript_decode(&a1, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
+    cr_expect_eq(rreply_decode(&a1, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
     redisReply f[4] = { str_n("v", 1), str_n("1", 1), str_n("s:A\0B", 5), str_n("1 1", 3) };
     redisReply *fp[4] = { &f[0], &f[1], &f[2], &f[3] };
     redisReply tag = str_n("ok", 2), body = { .type = REDIS_REPLY_ARRAY, .elements = 4, .element = fp };
     redisReply *tp[2] = { &tag, &body }, r = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = tp };
-    cr_expect_eq(rscript_decode(&r, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
+    cr_expect_eq(rreply_decode(&r, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
     f[2] = str_n("s:AB", 4);
-    cr_expect_eq(rscript_decode(&r, "x", 1, &c, NULL, NULL, 0), STORE_OK);
+    cr_expect_eq(rreply_decode(&r, "x", 1, &c, NULL, NULL, 0), STORE_OK);
     f[1] = (redisReply){ .type = REDIS_REPLY_INTEGER, .integer = 1 };
-    cr_expect_eq(rscript_decode(&r, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
+    cr_expect_eq(rreply_decode(&r, "x", 1, &c, NULL, NULL, 0), STORE_ERROR);
     cart_free(&c);
 }
 
@@ -251,10 +252,10 @@ static enum store_status decode_joined(const char *tag, const char *joined, stru
     redisReply top[2] = { str_n(tag, strlen(tag)), str_n(joined, strlen(joined)) };
     redisReply *topp[2] = { &top[0], &top[1] };
     redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = topp };
-    return rscript_decode(&r, "x", 9, out, NULL, NULL, 0);
+    return rreply_decode(&r, "x", 9, out, NULL, NULL, 0);
 }
 
-Test(rscript_decode, joined_fields)
+Test(rreply_decode, joined_fields)
 {
     static const char *const bad[] = {
         "", "v", "v\n", "v\n1\n", "\nv\n1", "v\n1\ns:A", "v\n1\ns:A\n1 1\n", "s:A\n1 1",
@@ -279,14 +280,14 @@ Test(rscript_decode, joined_fields)
     cart_free(&c);
 }
 
-Test(rscript_decode, joined_replay)
+Test(rreply_decode, joined_replay)
 {
     redisReply top[2] = { str_n("replay", 6), str_n("v\n4\ns:A\n3 7", 11) };
     redisReply *topp[2] = { &top[0], &top[1] };
     redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = topp };
     struct store_idem ik = {0};
     struct cart c = {0};
-    cr_assert_eq(rscript_decode_keyed(&r, "x", 9, false, &c, NULL, &ik, NULL, 0), STORE_OK);
+    cr_assert_eq(rreply_decode_keyed(&r, "x", 9, false, &c, NULL, &ik, NULL, 0), STORE_OK);
     cr_assert(ik.replayed);
     cr_expect_eq(ik.ans.version, 4);
     cr_expect_eq(ik.ans.status, STORE_ANSWER_CHANGED);
@@ -295,7 +296,7 @@ Test(rscript_decode, joined_replay)
     idem_answer_free(&ik.ans);
     top[1] = str_n("v\n4\ns:A", 7);
     struct store_idem bad = {0};
-    cr_expect_eq(rscript_decode_keyed(&r, "x", 9, false, &c, NULL, &bad, NULL, 0), STORE_ERROR);
+    cr_expect_eq(rreply_decode_keyed(&r, "x", 9, false, &c, NULL, &bad, NULL, 0), STORE_ERROR);
     cr_expect_not(bad.replayed);
     cart_free(&c);
 }
