@@ -68,8 +68,9 @@ static void *rn_main(void *arg)
                 rn_conn_event(n, evs[i].data.ptr, evs[i].events);
             }
         }
-        for (size_t i = 0; i < n->n; i++)
-            rn_flush_link(n, &n->links[i]);
+        for (size_t i = 0; i < n->n; i++) /* what callers queued behind an awaited answer */
+            if (atomic_exchange(&n->links[i].queued, false))
+                rn_flush_link(n, &n->links[i]);
         rn_reap(n);
         int64_t now = mt_now_ms();
         if (now - last_tick >= RN_TICK_MS) {

@@ -48,7 +48,9 @@ struct rnet_link {
     long npend;
     int64_t next_try_ms, last_tx_ms;
     int64_t down_ms;              /* when a live link went down, 0 if never */
+    atomic_bool queued;           /* out holds bytes its queuer left to the loop */
     struct rproto_buf in;         /* the loop's */
+    bool want_out;                /* the loop's: watching for writability */
 };
 
 struct rnet;
