@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mtable.h"
 #include "rnet_int.h"
+#include "util.h"
 
 /* Reconnect, ping idle links, kill links whose oldest request is overdue. */
 static void rn_tick(struct rnet *n)
@@ -54,6 +55,8 @@ static void *rn_main(void *arg)
     rn_tick(n); /* try every peer at once: membership is known within milliseconds */
     while (!atomic_load(&n->stop)) {
         int k = epoll_wait(n->ep, evs, 64, RN_TICK_MS);
+        /* the requests this pass completes are resumed together at its end */
+        util_batch_begin();
         for (int i = 0; i < k; i++) {
             uint64_t tag = evs[i].data.u64;
             if (tag == RN_TAG_LISTEN) {
@@ -77,6 +80,7 @@ static void *rn_main(void *arg)
             last_tick = now;
             rn_tick(n);
         }
+        util_batch_end();
     }
     return NULL;
 }
