@@ -26,12 +26,12 @@ void rn_nonblock(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-/* Queue m on l (mutex held); with a pending entry unless wait < 0. An idle
- * link (nothing queued, no answer awaited) is written at once by the caller:
- * the answer may come before the loop thread would have woken. With an
- * answer awaited, m waits for the loop thread, which writes everything
- * queued meanwhile in one go as soon as that answer comes in (or the link
- * times out): one write and one wake-up of the peer per batch, not per message. */
+/* Queue m on l (mutex held); with a pending entry unless wait < 0. The
+ * caller writes at once when nothing else waits to go out (the answer may
+ * come before the loop thread would have woken; the peer reads all that came
+ * meanwhile in one go); what does not fit is the loop's to write. Sending
+ * only to a link with no answer awaited (Nagle-like batching) saved a few
+ * writes but made a change wait a round trip behind the one in flight. */
 bool rn_push(struct rnet *n, struct rnet_link *l, struct rproto_msg *m, int wait,
                     void *q, void *ctx, const char *id)
 {
@@ -39,7 +39,7 @@ bool rn_push(struct rnet *n, struct rnet_link *l, struct rproto_msg *m, int wait
     if (wait >= 0 && !(p = malloc(sizeof *p)))
         return false;
     m->seq = ++l->seq;
-    bool idle = l->out.len == 0 && !l->ph;
+    bool idle = l->out.len == 0;
     if (!rproto_append(&l->out, m)) {
         free(p);
         return false;
@@ -57,13 +57,13 @@ bool rn_push(struct rnet *n, struct rnet_link *l, struct rproto_msg *m, int wait
         l->npend++;
     }
     l->last_tx_ms = now;
-    if (!idle) {
+    if (!idle) { /* the loop thread was woken for the bytes before, or watches writability */
         atomic_store(&l->queued, true);
         return true;
     }
     if (l->state == RL_UP && l->fd >= 0)
         rn_flush_buf(n, l->fd, &l->out);
-    if (l->out.len > 0) { /* what did not fit is the loop's to write */
+    if (l->out.len > 0) {
         atomic_store(&l->queued, true);
         rnet_wake(n);
     }
@@ -270,8 +270,8 @@ static bool rn_link_hello(struct rnet *n, struct rnet_link *l, const struct rpro
 }
 
 /* Take the pending entries of the k answers in ms off l's FIFO into ps, and
- * write out what was queued meanwhile, under one lock; how many matched
- * (fewer: an answer out of order); *wrote false when the write failed. */
+ * write out what is queued, under one lock; how many matched (fewer: an
+ * answer out of order); *wrote false when the write failed. */
 static size_t rn_link_match(struct rnet *n, struct rnet_link *l, const struct rproto_msg *ms,
                             struct rnet_pend **ps, size_t k, bool *wrote)
 {
@@ -310,8 +310,8 @@ static size_t rn_link_decode(struct rnet *n, struct rnet_link *l, size_t *off,
 }
 
 /* Read from link l and hand each answer to its pending entry: a batch of
- * answers is matched under one lock, and what was queued while they were
- * awaited goes out before they are handed on. */
+ * answers is matched under one lock (not one lock per answer, which the
+ * HTTP threads queueing changes contended for). */
 static void rn_link_read(struct rnet *n, struct rnet_link *l)
 {
     const char *why = NULL;

@@ -1,7 +1,7 @@
 /* Replication under concurrent changes: many clients change carts on one
- * replica at once, so that its link to each backup always has changes in
- * flight and the next ones queue behind them (written in batches when an ack
- * comes back). Every change must be answered 200, and after a SIGKILL of the
+ * replica at once, so that its link to each backup has many changes in
+ * flight (pipelined, their acks read and matched in batches, the requests
+ * they complete resumed together). Every change must be answered 200, and after a SIGKILL of the
  * owner every cart must be exact on both survivors: sync acknowledges only
  * copied changes; async, once nothing is pending, has copied them all.
  * Three real stateful-svc replicas on loopback. */
