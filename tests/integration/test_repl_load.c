@@ -1,10 +1,10 @@
 /* Replication under concurrent changes: many clients change carts on one
  * replica at once, so that its link to each backup has many changes in
  * flight (pipelined, their acks read and matched in batches, the requests
- * they complete resumed together). Every change must be answered 200, and after a SIGKILL of the
- * owner every cart must be exact on both survivors: sync acknowledges only
- * copied changes; async, once nothing is pending, has copied them all.
- * Three real stateful-svc replicas on loopback. */
+ * they complete resumed together). Every change must be answered 200, and
+ * after a SIGKILL of the owner every cart must be exact on both survivors:
+ * sync acknowledges only copied changes; async, once nothing is pending,
+ * has copied them all. Three real stateful-svc replicas on loopback. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -123,7 +123,8 @@ static void *client(void *arg)
         int i = me * CARTS_EACH + k;
         json_t *j = harness_req(c, "POST", "/carts", NULL, NULL, &r) && r.status == 201
                   ? json_loads(r.body, 0, NULL) : NULL;
-        snprintf(ids[i], sizeof ids[i], "%.64s", j ? json_string_value(json_object_get(j, "id")) : "");
+        const char *id = j ? json_string_value(json_object_get(j, "id")) : NULL;
+        snprintf(ids[i], sizeof ids[i], "%.64s", id ? id : "");
         atomic_fetch_add(&failed, j == NULL);
         json_decref(j);
         harness_resp_free(&r);
