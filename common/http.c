@@ -15,6 +15,7 @@
 #include "idem.h"
 #include "log.h"
 #include "metrics.h"
+#include "util.h"
 
 #define HTTP_REQID_MAX 128
 
@@ -163,9 +164,18 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
     return http_finish(s, conn, st, url, method);
 }
 
+/* util_batch call: resume a suspended connection. */
+static void http_resume_now(void *conn)
+{
+    MHD_resume_connection(conn);
+}
+
+/* Resume now, or at the end of this thread's open batch (util_batch): the
+ * pool thread then wakes once for all the connections the batch resumes. */
 void http_resume(struct http_resp *resp)
 {
-    MHD_resume_connection(resp->conn_);
+    if (!util_batch_defer(http_resume_now, resp->conn_))
+        MHD_resume_connection(resp->conn_);
 }
 
 /* Keep up to HTTP_BODY_MAX bytes of the body; count and drop the rest. */

@@ -77,7 +77,8 @@ struct http_server;
 struct http_server *http_start(const struct http_cfg *cfg, http_handler h, void *ud,
                                char *err, size_t errlen);
 
-/* Send a deferred response (see http_resp.defer); any thread, once per request. */
+/* Send a deferred response (see http_resp.defer); any thread, once per
+ * request. Within an open util_batch the connection resumes at its end. */
 void http_resume(struct http_resp *resp);
 
 /* Stop accepting new connections; open ones are still served. */

@@ -112,3 +112,40 @@ void util_ticker_stop(struct util_ticker *t)
     pthread_mutex_destroy(&t->mu);
     t->running = false;
 }
+
+/* This thread's batch of deferred calls. */
+static _Thread_local struct {
+    bool open;
+    size_t n;
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } calls[UTIL_BATCH_MAX];
+} util_batch;
+
+/* Open this thread's batch. */
+void util_batch_begin(void)
+{
+    util_batch.open = true;
+    util_batch.n = 0;
+}
+
+/* Defer fn(arg) to the end of the open batch; false when none is open or it is full. */
+bool util_batch_defer(void (*fn)(void *), void *arg)
+{
+    if (!util_batch.open || util_batch.n == UTIL_BATCH_MAX)
+        return false;
+    util_batch.calls[util_batch.n].fn = fn;
+    util_batch.calls[util_batch.n].arg = arg;
+    util_batch.n++;
+    return true;
+}
+
+/* Close the batch and make its calls in order (a call may defer no more). */
+void util_batch_end(void)
+{
+    util_batch.open = false;
+    for (size_t i = 0; i < util_batch.n; i++)
+        util_batch.calls[i].fn(util_batch.calls[i].arg);
+    util_batch.n = 0;
+}

@@ -30,6 +30,22 @@ struct timespec util_mono_after(int64_t ms);
 /* FNV-1a, 32 bits, of a NUL-terminated string. */
 uint32_t util_fnv1a32(const char *s);
 
+/* A batch of calls deferred on the calling thread: a loop that completes
+ * many requests in one pass opens a batch, and what each completion would
+ * wake (a suspended HTTP connection, say) is woken once the pass is done,
+ * all together. Thread-local: each thread has its own batch, or none. */
+#define UTIL_BATCH_MAX 256
+
+/* Open this thread's batch (it must not be open). */
+void util_batch_begin(void);
+
+/* Defer fn(arg) to the end of this thread's open batch; false when no batch
+ * is open or it is full: the caller then calls fn(arg) itself, now. */
+bool util_batch_defer(void (*fn)(void *), void *arg);
+
+/* Close this thread's batch and make its deferred calls, in order. */
+void util_batch_end(void);
+
 /* A thread that calls fn(arg) every period_ms until stopped. */
 struct util_ticker {
     pthread_t thread;

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mtable.h"
 #include "rnet_int.h"
+#include "util.h"
 
 /* Connect the links that are down and due (each tick, and when woken: the
  * resolver may have answered). */
@@ -64,6 +65,8 @@ static void *rn_main(void *arg)
     while (!atomic_load(&n->stop)) {
         int k = epoll_wait(n->ep, evs, 64, RN_TICK_MS);
         bool woken = false;
+        /* the requests this pass completes are resumed together at its end */
+        util_batch_begin();
         for (int i = 0; i < k; i++) {
             uint64_t tag = evs[i].data.u64;
             if (tag == RN_TAG_LISTEN) {
@@ -79,14 +82,16 @@ static void *rn_main(void *arg)
         }
         if (woken)
             rn_reconnect(n);
-        for (size_t i = 0; i < n->n; i++)
-            rn_flush_link(n, &n->links[i]);
+        for (size_t i = 0; i < n->n; i++) /* what callers queued behind an awaited answer */
+            if (atomic_exchange(&n->links[i].queued, false))
+                rn_flush_link(n, &n->links[i]);
         rn_reap(n);
         int64_t now = mt_now_ms();
         if (now - last_tick >= RN_TICK_MS) {
             last_tick = now;
             rn_tick(n);
         }
+        util_batch_end();
     }
     return NULL;
 }

@@ -52,7 +52,9 @@ struct rnet_link {
                                    * or when the peer left after draining */
     bool left;                    /* the loop's: the peer closed after draining */
     bool corked;                  /* rnet_send_many is queueing: no write per message */
+    atomic_bool queued;           /* out holds bytes its queuer left to the loop */
     struct rproto_buf in;         /* the loop's */
+    bool want_out;                /* the loop's: watching for writability */
 };
 
 struct rnet;

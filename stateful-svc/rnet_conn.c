@@ -29,6 +29,22 @@ void rn_conn_close(struct rnet *n, struct rnet_conn *c)
     c->dead = true;
 }
 
+/* The link slot of c's peer: the one seen last, checked under that link's
+ * lock only (a PUT does not scan every link), else looked up again. */
+static int rn_conn_slot(struct rnet *n, struct rnet_conn *c)
+{
+    if (c->slot >= 0) {
+        struct rnet_link *l = &n->links[c->slot];
+        pthread_mutex_lock(&l->mu);
+        bool same = l->state == RL_UP && l->inc == c->inc;
+        pthread_mutex_unlock(&l->mu);
+        if (same)
+            return c->slot;
+    }
+    c->slot = rn_slot_of(n, c->inc, false);
+    return c->slot;
+}
+
 /* Answer one request of an incoming connection. */
 static void rn_conn_serve(struct rnet *n, struct rnet_conn *c, const struct rproto_msg *m)
 {
@@ -36,13 +52,14 @@ static void rn_conn_serve(struct rnet *n, struct rnet_conn *c, const struct rpro
     unsigned char *owned = NULL;
     if (m->type == RP_HELLO) {
         c->inc = m->inc;
+        c->slot = -1;
         if (m->code & 1)
             rn_slot_of(n, m->inc, true);
         reply = rn_hello(n);
     } else if (m->type == RP_PING) {
         reply.type = RP_PONG;
     } else {
-        n->ops.serve(n->ud, c->inc, rn_slot_of(n, c->inc, false), m, &reply, &owned);
+        n->ops.serve(n->ud, c->inc, rn_conn_slot(n, c), m, &reply, &owned);
     }
     reply.seq = m->seq;
     if (reply.type && !rproto_append(&c->out, &reply))
@@ -50,40 +67,37 @@ static void rn_conn_serve(struct rnet *n, struct rnet_conn *c, const struct rpro
     free(owned);
 }
 
-/* Read an incoming connection's requests, answer them, flush. */
+/* Read an incoming connection's requests and answer them all with one write. */
 void rn_conn_event(struct rnet *n, struct rnet_conn *c, uint32_t ev)
 {
-    if (ev & EPOLLIN) {
-        char buf[RN_READ];
-        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
-        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-            rn_conn_close(n, c);
-            return;
-        }
-        if (r > 0 && !rproto_append_raw(&c->in, buf, (size_t)r)) {
-            rn_conn_close(n, c);
-            return;
-        }
-        size_t off = 0, used;
-        struct rproto_msg m;
-        enum rproto_status st;
-        while (!c->dead &&
-               (st = rproto_decode(c->in.p + off, c->in.len - off, &m, &used)) == RPROTO_OK) {
-            rn_conn_serve(n, c, &m);
-            off += used;
-        }
-        if (c->dead || st == RPROTO_BAD) {
-            rn_conn_close(n, c);
-            return;
-        }
-        rproto_consume(&c->in, off);
+    const char *why;
+    if ((ev & EPOLLIN) && !rn_recv(c->fd, &c->in, &why)) {
+        rn_conn_close(n, c);
+        return;
     }
+    size_t off = 0, used;
+    struct rproto_msg m;
+    enum rproto_status st = RPROTO_MORE;
+    while (!c->dead &&
+           (st = rproto_decode(c->in.p + off, c->in.len - off, &m, &used)) == RPROTO_OK) {
+        rn_conn_serve(n, c, &m);
+        off += used;
+    }
+    if (c->dead || st == RPROTO_BAD) {
+        rn_conn_close(n, c);
+        return;
+    }
+    rproto_consume(&c->in, off);
     if (!rn_flush_buf(n, c->fd, &c->out)) {
         rn_conn_close(n, c);
         return;
     }
-    struct epoll_event e = {.events = EPOLLIN | (c->out.len ? EPOLLOUT : 0), .data.ptr = c};
-    epoll_ctl(n->ep, EPOLL_CTL_MOD, c->fd, &e);
+    bool more = c->out.len > 0;
+    if (more != c->want_out) {
+        struct epoll_event e = {.events = EPOLLIN | (more ? EPOLLOUT : 0), .data.ptr = c};
+        epoll_ctl(n->ep, EPOLL_CTL_MOD, c->fd, &e);
+        c->want_out = more;
+    }
 }
 
 /* Accept the waiting incoming connections. */
@@ -98,6 +112,7 @@ void rn_accept(struct rnet *n)
         }
         rn_nonblock(fd);
         c->fd = fd;
+        c->slot = -1;
         c->next = n->conns;
         n->conns = c;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};

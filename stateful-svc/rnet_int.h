@@ -17,6 +17,7 @@
 #define RN_PING_MS 250            /* an idle link is pinged this often */
 #define RN_TICK_MS 100
 #define RN_READ 65536
+#define RN_BATCH 64               /* answers matched with their entries under one lock */
 #define RN_TAG_LISTEN ((uint64_t)1 << 62)
 #define RN_TAG_EVENT ((uint64_t)1 << 61)
 #define RN_TAG_LINK ((uint64_t)1 << 60)
@@ -26,7 +27,9 @@ struct rnet_conn {
     struct rnet_conn *next;
     int fd;
     uint64_t inc;
+    int slot;                     /* the link to the same peer, as last seen (-1: none) */
     bool dead;
+    bool want_out;                /* watching for writability */
     struct rproto_buf in, out;
 };
 
@@ -61,10 +64,14 @@ void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why);
 /* Start a non-blocking connect of link l (once its name is resolved). */
 void rn_connect(struct rnet *n, struct rnet_link *l);
 
+/* Read what fd has (up to RN_READ bytes) onto the end of b; false when the
+ * connection is over (closed, failed, out of memory: *why says which). */
+bool rn_recv(int fd, struct rproto_buf *b, const char **why);
+
 /* Write what fits of b to fd; false on a broken connection. */
 bool rn_flush_buf(struct rnet *n, int fd, struct rproto_buf *b);
 
-/* Flush link l; watch for writability while bytes remain. */
+/* Flush link l, and take it down when the write fails. */
 void rn_flush_link(struct rnet *n, struct rnet_link *l);
 
 /* The slot whose link reached the replica of incarnation inc, or -1

@@ -26,26 +26,28 @@ void rn_nonblock(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-/* Queue m on l (mutex held); with a pending entry unless wait < 0. */
+/* Queue m on l (mutex held); with a pending entry unless wait < 0. The
+ * caller writes at once when nothing else waits to go out (the answer may
+ * come before the loop thread would have woken; the peer reads all that came
+ * meanwhile in one go); what does not fit is the loop's to write. Sending
+ * only to a link with no answer awaited (Nagle-like batching) saved a few
+ * writes but made a change wait a round trip behind the one in flight. */
 bool rn_push(struct rnet *n, struct rnet_link *l, struct rproto_msg *m, int wait,
                     void *q, void *ctx, const char *id)
 {
     struct rnet_pend *p = NULL;
-    if (wait >= 0 && !(p = calloc(1, sizeof *p)))
+    if (wait >= 0 && !(p = malloc(sizeof *p)))
         return false;
     m->seq = ++l->seq;
-    bool was_empty = l->out.len == 0;
+    bool idle = l->out.len == 0;
     if (!rproto_append(&l->out, m)) {
         free(p);
         return false;
     }
     atomic_fetch_add(&n->msgs, 1);
+    int64_t now = mt_now_ms();
     if (p) {
-        p->seq = m->seq;
-        p->sent_ms = mt_now_ms();
-        p->wait = wait;
-        p->q = q;
-        p->ctx = ctx;
+        *p = (struct rnet_pend){.seq = m->seq, .sent_ms = now, .wait = wait, .q = q, .ctx = ctx};
         snprintf(p->id, sizeof p->id, "%s", id ? id : "");
         if (l->pt)
             l->pt->next = p;
@@ -54,13 +56,21 @@ bool rn_push(struct rnet *n, struct rnet_link *l, struct rproto_msg *m, int wait
         l->pt = p;
         l->npend++;
     }
-    l->last_tx_ms = mt_now_ms();
-    /* the caller writes at once (the answer may come before the loop thread
-     * would have woken); what does not fit is left to the loop */
-    if (was_empty && !l->corked && l->state == RL_UP && l->fd >= 0)
+    l->last_tx_ms = now;
+    /* not idle: the loop thread was woken for the bytes before, or watches
+     * writability; corked: rnet_send_many's batch, which the loop writes */
+    if (!idle || l->corked) {
+        atomic_store(&l->queued, true);
+        if (idle)
+            rnet_wake(n);
+        return true;
+    }
+    if (l->state == RL_UP && l->fd >= 0)
         rn_flush_buf(n, l->fd, &l->out);
-    if (was_empty && l->out.len > 0)
+    if (l->out.len > 0) {
+        atomic_store(&l->queued, true);
         rnet_wake(n);
+    }
     return true;
 }
 
@@ -120,6 +130,7 @@ void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why)
     l->next_try_ms = mt_now_ms() + RN_RETRY_MS;
     l->out.len = 0;
     l->in.len = 0;
+    l->want_out = false;
     struct rnet_pend *p = l->ph;
     l->ph = l->pt = NULL;
     l->npend = 0;
@@ -171,9 +182,28 @@ void rn_connect(struct rnet *n, struct rnet_link *l)
     epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev);
     pthread_mutex_lock(&l->mu);
     l->fd = fd;
+    l->want_out = true; /* until connected */
     l->state = RL_CONNECTING;
     l->last_tx_ms = mt_now_ms();
     pthread_mutex_unlock(&l->mu);
+}
+
+/* Read what fd has (up to RN_READ bytes) onto the end of b, without a copy;
+ * false when the connection is over (*why says why). */
+bool rn_recv(int fd, struct rproto_buf *b, const char **why)
+{
+    if (!rproto_reserve(b, RN_READ)) {
+        *why = "out of memory";
+        return false;
+    }
+    ssize_t r = recv(fd, b->p + b->len, RN_READ, 0);
+    if (r > 0)
+        b->len += (size_t)r;
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+        *why = r == 0 ? "closed" : strerror(errno);
+        return false;
+    }
+    return true;
 }
 
 /* Write what fits of b to fd; false on a broken connection. */
@@ -195,20 +225,37 @@ bool rn_flush_buf(struct rnet *n, int fd, struct rproto_buf *b)
     return true;
 }
 
-/* Flush link l; watch for writability while bytes remain. */
-void rn_flush_link(struct rnet *n, struct rnet_link *l)
+/* Flush link l (mutex held); watch for writability while bytes remain;
+ * false when the write failed. */
+static bool rn_link_write_locked(struct rnet *n, struct rnet_link *l)
 {
-    pthread_mutex_lock(&l->mu);
-    bool ok = true, more = false;
-    if (l->fd >= 0 && l->state >= RL_HELLO && l->out.len > 0) {
-        ok = rn_flush_buf(n, l->fd, &l->out);
-        more = l->out.len > 0;
+    if (l->fd < 0 || l->state < RL_HELLO) /* connecting: writability means connected */
+        return true;
+    bool ok = l->out.len == 0 || rn_flush_buf(n, l->fd, &l->out);
+    bool more = l->out.len > 0;
+    if (ok && more != l->want_out) {
         struct epoll_event ev = {.events = EPOLLIN | (more ? EPOLLOUT : 0),
                                  .data.u64 = RN_TAG_LINK | (uint64_t)l->slot};
         epoll_ctl(n->ep, EPOLL_CTL_MOD, l->fd, &ev);
+        l->want_out = more;
     }
+    return ok;
+}
+
+/* Flush link l; watch for writability while bytes remain; false when the
+ * write failed. */
+static bool rn_link_write(struct rnet *n, struct rnet_link *l)
+{
+    pthread_mutex_lock(&l->mu);
+    bool ok = rn_link_write_locked(n, l);
     pthread_mutex_unlock(&l->mu);
-    if (!ok)
+    return ok;
+}
+
+/* Flush link l, and take it down when the write fails. */
+void rn_flush_link(struct rnet *n, struct rnet_link *l)
+{
+    if (!rn_link_write(n, l))
         rn_link_down(n, l, "write failed");
 }
 
@@ -249,65 +296,89 @@ static bool rn_link_hello(struct rnet *n, struct rnet_link *l, const struct rpro
     return true;
 }
 
-/* Read from link l and hand each answer to its pending entry. */
+/* Take the pending entries of the k answers in ms off l's FIFO into ps, and
+ * write out what is queued, under one lock; how many matched (fewer: an
+ * answer out of order); *wrote false when the write failed. */
+static size_t rn_link_match(struct rnet *n, struct rnet_link *l, const struct rproto_msg *ms,
+                            struct rnet_pend **ps, size_t k, bool *wrote)
+{
+    size_t i = 0;
+    pthread_mutex_lock(&l->mu);
+    for (; i < k && l->ph && l->ph->seq == ms[i].seq; i++) {
+        ps[i] = l->ph;
+        l->ph = ps[i]->next;
+        l->npend--;
+    }
+    if (!l->ph)
+        l->pt = NULL;
+    *wrote = rn_link_write_locked(n, l);
+    pthread_mutex_unlock(&l->mu);
+    return i;
+}
+
+/* Decode up to RN_BATCH answers of l from *off on (a HELLO first, when the
+ * link waits for it); how many are in ms, *st how decoding stopped. */
+static size_t rn_link_decode(struct rnet *n, struct rnet_link *l, size_t *off,
+                             struct rproto_msg *ms, enum rproto_status *st)
+{
+    size_t k = 0, used;
+    while (k < RN_BATCH && l->fd >= 0 &&
+           (*st = rproto_decode(l->in.p + *off, l->in.len - *off, &ms[k], &used)) == RPROTO_OK) {
+        *off += used;
+        if (l->state == RL_HELLO) {
+            if (!rn_link_hello(n, l, &ms[k]))
+                rn_link_down(n, l, "no HELLO");
+            continue;
+        }
+        if (ms[k].type != RP_HELLO) /* not the answer to our draining HELLO */
+            k++;
+    }
+    return k;
+}
+
+/* Read from link l and hand each answer to its pending entry: a batch of
+ * answers is matched under one lock (not one lock per answer, which the
+ * HTTP threads queueing changes contended for). */
 static void rn_link_read(struct rnet *n, struct rnet_link *l)
 {
-    char buf[RN_READ];
-    ssize_t r = recv(l->fd, buf, sizeof buf, 0);
-    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+    const char *why = NULL;
+    errno = 0;
+    if (!rn_recv(l->fd, &l->in, &why)) {
         /* a peer that said it drains, then closes (or resets) the link, has
          * handed its carts off and exited: gone, not alive behind a stall */
-        int e = r == 0 ? 0 : errno;
+        bool closed = !strcmp(why, "closed") || errno == ECONNRESET;
         pthread_mutex_lock(&l->mu);
-        bool left = l->left = (e == 0 || e == ECONNRESET) && l->draining;
+        bool left = l->left = closed && l->draining;
         pthread_mutex_unlock(&l->mu);
-        rn_link_down(n, l, left ? "left after draining" : e == 0 ? "closed" : strerror(e));
+        rn_link_down(n, l, left ? "left after draining" : why);
         return;
     }
-    if (r < 0)
-        return;
-    struct rproto_buf *in = &l->in;
-    struct rproto_msg m = {.type = 0};
-    if (!rproto_append_raw(in, buf, (size_t)r)) {
-        rn_link_down(n, l, "out of memory");
-        return;
-    }
-    size_t off = 0, used;
-    enum rproto_status st;
-    while ((st = rproto_decode(in->p + off, in->len - off, &m, &used)) == RPROTO_OK) {
-        off += used;
-        if (l->state == RL_HELLO) {
-            if (!rn_link_hello(n, l, &m)) {
-                rn_link_down(n, l, "no HELLO");
-                return;
-            }
-            if (l->state != RL_UP)
-                return;
-            continue;
+    size_t off = 0;
+    enum rproto_status st = RPROTO_OK;
+    while (st == RPROTO_OK && l->fd >= 0) {
+        struct rproto_msg ms[RN_BATCH];
+        struct rnet_pend *ps[RN_BATCH];
+        size_t k = rn_link_decode(n, l, &off, ms, &st);
+        if (k == 0)
+            break;
+        bool wrote;
+        size_t got = rn_link_match(n, l, ms, ps, k, &wrote);
+        for (size_t i = 0; i < got; i++) {
+            n->ops.answer(n->ud, l, ps[i], &ms[i]);
+            free(ps[i]);
         }
-        if (m.type == RP_HELLO) /* the answer to our draining HELLO */
-            continue;
-        pthread_mutex_lock(&l->mu);
-        struct rnet_pend *p = l->ph;
-        if (p && p->seq == m.seq) {
-            l->ph = p->next;
-            if (!l->ph)
-                l->pt = NULL;
-            l->npend--;
-        }
-        pthread_mutex_unlock(&l->mu);
-        if (!p || p->seq != m.seq) {
-            rn_link_down(n, l, "answer out of order");
+        if (got < k || !wrote) {
+            rn_link_down(n, l, got < k ? "answer out of order" : "write failed");
             return;
         }
-        n->ops.answer(n->ud, l, p, &m);
-        free(p);
     }
+    if (l->fd < 0) /* down: HELLO refused, or ourselves */
+        return;
     if (st == RPROTO_BAD) {
         rn_link_down(n, l, "bad frame");
         return;
     }
-    rproto_consume(in, off);
+    rproto_consume(&l->in, off);
 }
 
 /* An event on link slot: connected, readable or writable. */

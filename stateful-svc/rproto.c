@@ -170,6 +170,12 @@ bool rproto_append_raw(struct rproto_buf *b, const void *p, size_t n)
     return true;
 }
 
+/* Make room for n more bytes after b->len; false when out of memory. */
+bool rproto_reserve(struct rproto_buf *b, size_t n)
+{
+    return buf_room(b, n);
+}
+
 /* Drop the first n bytes of b. */
 void rproto_consume(struct rproto_buf *b, size_t n)
 {

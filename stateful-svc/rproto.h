@@ -92,6 +92,9 @@ enum rproto_status rproto_decode(const unsigned char *buf, size_t len, struct rp
 /* Append n raw bytes to b; false when out of memory. */
 bool rproto_append_raw(struct rproto_buf *b, const void *p, size_t n);
 
+/* Make room for n more bytes after b->len (to read into); false when out of memory. */
+bool rproto_reserve(struct rproto_buf *b, size_t n);
+
 /* Drop the first n bytes of b. */
 void rproto_consume(struct rproto_buf *b, size_t n);
 
