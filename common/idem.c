@@ -4,8 +4,9 @@
  * (1: the full record, 2: a delta of new entries), entry count (u8), then
  * per entry, oldest first: key length (u8), key, fingerprint (u64), status
  * (u16), version (i64), body length (u32), body. Keys are unique within a
- * blob. A lookup walks the blob; an append copies it once, dropping the
- * oldest entry when full. */
+ * blob. A lookup walks the blob; an append writes in place (the buffer
+ * grows by a quarter when short), moving the others down when the oldest
+ * entry goes. */
 #include "idem.h"
 
 #include <nettle/sha2.h>
@@ -71,7 +72,7 @@ int idem_cart_id(const char *tag, const char *key, char *out, size_t outlen)
 void idem_init(struct idem_rec *r)
 {
     r->p = NULL;
-    r->len = 0;
+    r->len = r->cap = r->last = 0;
 }
 
 /* Free the record; r is empty (and reusable) afterwards. */
@@ -174,7 +175,8 @@ static unsigned char *idem_put(unsigned char *p, const char *key, uint64_t fp, u
     return p + body_len;
 }
 
-/* Remember a change: one new blob with the entries kept, then this one. */
+/* Remember a change: drop the oldest entries past the limits, grow the
+ * buffer when short (r is unchanged when that fails), append in place. */
 enum idem_status idem_append(struct idem_rec *r, const char *key, uint64_t fp, unsigned status,
                              int64_t version, const void *body, size_t body_len)
 {
@@ -182,24 +184,30 @@ enum idem_status idem_append(struct idem_rec *r, const char *key, uint64_t fp, u
     if (add + IDEM_HEAD > IDEM_REC_MAX)
         return IDEM_BAD;
     unsigned n = idem_count(r);
-    size_t keep = r->p ? r->len - IDEM_HEAD : 0, skip = 0;
-    const unsigned char *from = r->p ? r->p + IDEM_HEAD : NULL;
-    while (n > 0 && (n >= IDEM_KEEP || IDEM_HEAD + keep - skip + add > IDEM_REC_MAX)) {
-        skip += idem_size(from + skip);
+    size_t used = r->p ? r->len : IDEM_HEAD, skip = 0;
+    while (n > 0 && (n >= IDEM_KEEP || used - skip + add > IDEM_REC_MAX)) {
+        skip += idem_size(r->p + IDEM_HEAD + skip);
         n--;
     }
-    unsigned char *out = malloc(IDEM_HEAD + keep - skip + add);
-    if (!out)
-        return IDEM_NOMEM;
-    out[0] = IDEM_MAGIC;
-    out[1] = IDEM_FULL;
-    out[2] = (unsigned char)(n + 1);
-    if (keep > skip)
-        memcpy(out + IDEM_HEAD, from + skip, keep - skip);
-    idem_put(out + IDEM_HEAD + keep - skip, key, fp, status, version, body, body_len);
-    free(r->p);
-    r->p = out;
-    r->len = IDEM_HEAD + keep - skip + add;
+    size_t need = used - skip + add;
+    if (need > r->cap) {
+        size_t cap = need + need / 4 + 64;
+        unsigned char *q = realloc(r->p, cap < IDEM_REC_MAX ? cap : IDEM_REC_MAX);
+        if (!q)
+            return IDEM_NOMEM;
+        if (!r->p) {
+            q[0] = IDEM_MAGIC;
+            q[1] = IDEM_FULL;
+        }
+        r->p = q;
+        r->cap = (uint32_t)(cap < IDEM_REC_MAX ? cap : IDEM_REC_MAX);
+    }
+    if (skip)
+        memmove(r->p + IDEM_HEAD, r->p + IDEM_HEAD + skip, used - IDEM_HEAD - skip);
+    r->last = (uint32_t)(used - skip);
+    idem_put(r->p + r->last, key, fp, status, version, body, body_len);
+    r->p[2] = (unsigned char)(n + 1);
+    r->len = (uint32_t)need;
     return IDEM_OK;
 }
 
@@ -235,7 +243,8 @@ enum idem_status idem_copy(struct idem_rec *dst, const struct idem_rec *src)
     if (!(dst->p = malloc(src->len)))
         return IDEM_NOMEM;
     memcpy(dst->p, src->p, src->len);
-    dst->len = src->len;
+    dst->len = dst->cap = src->len;
+    dst->last = src->last;
     return IDEM_OK;
 }
 
@@ -289,7 +298,10 @@ enum idem_status idem_decode(struct idem_rec *r, const unsigned char *p, size_t 
     if (!(r->p = malloc(len)))
         return IDEM_NOMEM;
     memcpy(r->p, p, len);
-    r->len = len;
+    r->len = r->cap = (uint32_t)len;
+    r->last = IDEM_HEAD;
+    for (unsigned i = 1; i < p[2]; i++)
+        r->last += (uint32_t)idem_size(r->p + r->last);
     return IDEM_OK;
 }
 
@@ -300,7 +312,9 @@ unsigned char *idem_delta(const struct idem_rec *r, unsigned k, size_t *len)
     const unsigned char *from = r->p ? r->p + IDEM_HEAD : NULL;
     if (k > n)
         k = n;
-    for (unsigned i = 0; i < n - k; i++)
+    if (k == 1)
+        from = r->p + r->last; /* the common case: the entry just appended */
+    for (unsigned i = 0; k != 1 && i < n - k; i++)
         from += idem_size(from);
     size_t body = from ? (size_t)(r->p + r->len - from) : 0;
     unsigned char *out = malloc(IDEM_HEAD + body);

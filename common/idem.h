@@ -48,7 +48,9 @@ struct idem_entry {
  * decoding it. Zeroed or idem_init'ed is an empty record. */
 struct idem_rec {
     unsigned char *p;             /* NULL when empty */
-    size_t len;
+    uint32_t len;                 /* bytes in use */
+    uint32_t cap;                 /* bytes allocated (an append grows it by a quarter) */
+    uint32_t last;                /* offset of the newest entry */
 };
 
 /* The stored answer handed back on a replay (body malloc'd, owned by the caller). */

@@ -50,7 +50,7 @@ void mt_drop(struct mtable *t, struct mt_shard *sh, struct mt_entry *e)
     mt_count(t, e->role, -1);
     if (e->role != MT_BACKUP && e->backup == MT_NO_PEER)
         atomic_fetch_sub(&t->unreplicated, 1);
-    atomic_fetch_sub(&t->bytes, (long long)(mt_cost(strlen(e->id), e->len) + e->rec.len));
+    atomic_fetch_sub(&t->bytes, (long long)(mt_cost(strlen(e->id), e->len) + e->rec.cap));
     free(e->blob);
     idem_free(&e->rec);
     free(e);
@@ -121,9 +121,9 @@ void mt_set_blob(struct mtable *t, struct mt_entry *e, unsigned char *blob, size
 enum idem_status mt_rec_merge(struct mtable *t, struct mt_entry *e, const unsigned char *p,
                               size_t len)
 {
-    size_t before = e->rec.len;
+    size_t before = e->rec.cap;
     enum idem_status st = idem_merge(&e->rec, p, len);
-    atomic_fetch_add(&t->bytes, (long long)e->rec.len - (long long)before);
+    atomic_fetch_add(&t->bytes, (long long)e->rec.cap - (long long)before);
     return st;
 }
 
@@ -131,9 +131,9 @@ enum idem_status mt_rec_merge(struct mtable *t, struct mt_entry *e, const unsign
 enum idem_status mt_rec_append(struct mtable *t, struct mt_entry *e, const char *key, uint64_t fp,
                                unsigned status, int64_t version, const void *body, size_t len)
 {
-    size_t before = e->rec.len;
+    size_t before = e->rec.cap;
     enum idem_status st = idem_append(&e->rec, key, fp, status, version, body, len);
-    atomic_fetch_add(&t->bytes, (long long)e->rec.len - (long long)before);
+    atomic_fetch_add(&t->bytes, (long long)e->rec.cap - (long long)before);
     return st;
 }
 
