@@ -13,134 +13,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "trio.h"
 
-#define NREP 3
+#define NREP TRIO_N
 #define NCARTS 30
 #define NCHG 3
 
-static struct harness_proc rep[NREP];
-static int ports[NREP];
-static char ids[NCARTS][72];
+static struct trio T;
 
 /* Stop every replica (a Criterion .fini). */
-static void stop_all(void)
+static void stop_trio(void)
 {
-    for (int i = 0; i < NREP; i++)
-        harness_stop(&rep[i]);
+    trio_stop(&T);
 }
+static char ids[NCARTS][72];
 
-TestSuite(repl, .fini = stop_all, .timeout = 90);
-
-/* True when nothing listens on 127.0.0.1:port. */
-static bool port_free(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
-/* Pick NREP ports p with p and p+1 (replication, REPL_PORT_OFFSET=1) free. */
-static void pick_ports(void)
-{
-    for (int i = 0; i < NREP; i++) {
-        int p = 0;
-        for (int tries = 0; tries < 100 && !p; tries++) {
-            p = harness_free_port();
-            for (int k = 0; k < i; k++)
-                if (abs(ports[k] - p) < 2)
-                    p = 0;
-            if (p && !port_free(p + 1))
-                p = 0;
-        }
-        cr_assert(p > 0, "no free port pair");
-        ports[i] = p;
-    }
-}
-
-/* Start replica i (all PEERS, mode, one more setting: may be NULL) on its port. */
-static void start_rep_with(int i, const char *mode, const char *extra)
-{
-    char peers[128], inst[32], repl[32];
-    snprintf(peers, sizeof peers, "PEERS=127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", ports[0],
-             ports[1], ports[2]);
-    snprintf(inst, sizeof inst, "INSTANCE_ID=rep%d", i + 1);
-    snprintf(repl, sizeof repl, "REPLICATION=%s", mode);
-    const char *env[] = {peers, inst, repl, "REPL_PORT_OFFSET=1", "REPL_TIMEOUT_MS=1000",
-                         "LOG_LEVEL=info", extra, NULL};
-    cr_assert(harness_svc_start_port(&rep[i], STATEFUL_BIN, ports[i], 0, env),
-              "replica %d did not start", i + 1);
-}
-
-/* Start replica i (all PEERS, mode) on its port. */
-static void start_rep(int i, const char *mode)
-{
-    start_rep_with(i, mode, NULL);
-}
-
-/* GET /info of port as JSON, an integer field of it; -1 when it does not answer. */
-static long info_int(int port, const char *field)
-{
-    struct harness_client *c = harness_client_new(port);
-    struct harness_resp r;
-    long v = -1;
-    if (c && harness_req(c, "GET", "/info", NULL, NULL, &r) && r.status == 200) {
-        json_t *j = json_loads(r.body, 0, NULL);
-        json_t *f = json_object_get(j, field);
-        v = f ? (long)json_integer_value(f) : -1;
-        json_decref(j);
-    }
-    harness_resp_free(&r);
-    harness_client_free(c);
-    return v;
-}
-
-/* Wait until every live replica sees `live` peers (at most 5 s). */
-static void wait_links(int live, int skip)
-{
-    for (int i = 0; i < NREP; i++) {
-        if (i == skip)
-            continue;
-        long long t0 = harness_ms();
-        while (info_int(ports[i], "repl_peers_live") != live && harness_ms() - t0 < 5000)
-            harness_nap(50);
-        cr_assert_eq(info_int(ports[i], "repl_peers_live"), live, "replica %d links", i + 1);
-    }
-}
-
-/* Start all replicas in mode and wait for their links. */
-static void start_trio(const char *mode)
-{
-    pick_ports();
-    for (int i = 0; i < NREP; i++)
-        start_rep(i, mode);
-    wait_links(NREP - 1, -1);
-}
-
-/* A request to port; the status, the body into *out (may be NULL). */
-static long call(int port, const char *m, const char *path, const char *body, json_t **out)
-{
-    struct harness_client *c = harness_client_new(port);
-    struct harness_resp r = {0};
-    const char *h[] = {"Content-Type: application/json", NULL};
-    long st = c && harness_req(c, m, path, body, body ? h : NULL, &r) ? r.status : 0;
-    if (out)
-        *out = r.body ? json_loads(r.body, 0, NULL) : NULL;
-    harness_resp_free(&r);
-    harness_client_free(c);
-    return st;
-}
+TestSuite(repl, .fini = stop_trio, .timeout = 90);
 
 /* Create NCARTS carts on replica 0, each with NCHG adds of SKU-k, qty 1. */
 static void fill(void)
 {
     for (int i = 0; i < NCARTS; i++) {
         json_t *j;
-        cr_assert_eq(call(ports[0], "POST", "/carts", NULL, &j), 201);
+        cr_assert_eq(trio_call(T.ports[0], "POST", "/carts", NULL, &j), 201);
         snprintf(ids[i], sizeof ids[i], "%.64s", json_string_value(json_object_get(j, "id")));
         json_decref(j);
         char path[160];
@@ -149,7 +44,7 @@ static void fill(void)
             char body[96];
             snprintf(body, sizeof body, "{\"sku\":\"SKU-%d\",\"qty\":1,\"unit_price_cents\":%d}",
                      k, 100 + i);
-            cr_assert_eq(call(ports[0], "POST", path, body, NULL), 200);
+            cr_assert_eq(trio_call(T.ports[0], "POST", path, body, NULL), 200);
         }
     }
 }
@@ -160,20 +55,12 @@ static bool exact(int port, int i, long *st)
     char path[160];
     json_t *j;
     snprintf(path, sizeof path, "/carts/%.64s", ids[i]);
-    *st = call(port, "GET", path, NULL, &j);
+    *st = trio_call(port, "GET", path, NULL, &j);
     bool ok = *st == 200 && json_integer_value(json_object_get(j, "version")) == NCHG &&
               json_array_size(json_object_get(j, "items")) == NCHG &&
               json_integer_value(json_object_get(j, "total_cents")) == NCHG * (100 + i);
     json_decref(j);
     return ok;
-}
-
-/* SIGKILL replica i. */
-static void kill9(int i)
-{
-    kill(rep[i].pid, SIGKILL);
-    waitpid(rep[i].pid, NULL, 0);
-    rep[i].pid = 0;
 }
 
 /* Count the carts that replica `port` serves exactly, and its 404s. */
@@ -196,7 +83,7 @@ static long wait_replicated(int port)
 {
     long long t0 = harness_ms();
     long n;
-    while ((n = info_int(port, "carts_under_replicated")) != 0 && harness_ms() - t0 < 5000)
+    while ((n = trio_info_int(port, "carts_under_replicated")) != 0 && harness_ms() - t0 < 5000)
         harness_nap(50);
     return n;
 }
@@ -206,22 +93,22 @@ static long wait_replicated(int port)
  * backup copy. */
 Test(repl, sync_kill_loses_nothing)
 {
-    start_trio("sync");
+    trio_start(&T, "sync", NULL);
     fill();
-    cr_expect_eq(info_int(ports[0], "carts_owned"), NCARTS);
-    cr_expect_eq(info_int(ports[0], "carts_under_replicated"), 0);
-    cr_expect_eq(info_int(ports[1], "carts_backup") + info_int(ports[2], "carts_backup"), NCARTS,
+    cr_expect_eq(trio_info_int(T.ports[0], "carts_owned"), NCARTS);
+    cr_expect_eq(trio_info_int(T.ports[0], "carts_under_replicated"), 0);
+    cr_expect_eq(trio_info_int(T.ports[1], "carts_backup") + trio_info_int(T.ports[2], "carts_backup"), NCARTS,
                  "one backup copy per cart");
-    kill9(0);
-    wait_links(1, 0);
-    int nf, ok = count_exact(ports[1], &nf);
+    trio_kill9(&T, 0);
+    trio_wait_links(&T, 1, 0);
+    int nf, ok = count_exact(T.ports[1], &nf);
     cr_expect_eq(ok, NCARTS, "exact after the kill, on replica 2: %d of %d (404: %d)", ok,
                  NCARTS, nf);
-    ok = count_exact(ports[2], &nf);
+    ok = count_exact(T.ports[2], &nf);
     cr_expect_eq(ok, NCARTS, "exact on replica 3 too: %d of %d (404: %d)", ok, NCARTS, nf);
-    cr_expect_eq(info_int(ports[1], "carts_owned") + info_int(ports[2], "carts_owned"), NCARTS);
-    cr_expect_eq(wait_replicated(ports[1]), 0, "replica 2: carts without a backup");
-    cr_expect_eq(wait_replicated(ports[2]), 0, "replica 3: carts without a backup");
+    cr_expect_eq(trio_info_int(T.ports[1], "carts_owned") + trio_info_int(T.ports[2], "carts_owned"), NCARTS);
+    cr_expect_eq(wait_replicated(T.ports[1]), 0, "replica 2: carts without a backup");
+    cr_expect_eq(wait_replicated(T.ports[2]), 0, "replica 3: carts without a backup");
     fprintf(stderr, "repl: sync kill: %d of %d carts exact after the owner's SIGKILL\n", ok,
             NCARTS);
 }
@@ -229,26 +116,26 @@ Test(repl, sync_kill_loses_nothing)
 /* async: once the backups acknowledged (no request pending), a SIGKILL loses nothing. */
 Test(repl, async_kill_after_acks_loses_nothing)
 {
-    start_trio("async");
+    trio_start(&T, "async", NULL);
     fill();
     long long t0 = harness_ms();
-    while (info_int(ports[0], "repl_pending") != 0 && harness_ms() - t0 < 3000)
+    while (trio_info_int(T.ports[0], "repl_pending") != 0 && harness_ms() - t0 < 3000)
         harness_nap(20);
-    kill9(0);
-    wait_links(1, 0);
-    int nf, ok = count_exact(ports[1], &nf);
+    trio_kill9(&T, 0);
+    trio_wait_links(&T, 1, 0);
+    int nf, ok = count_exact(T.ports[1], &nf);
     cr_expect_eq(ok, NCARTS, "exact after the kill: %d of %d (404: %d)", ok, NCARTS, nf);
 }
 
 /* off: one copy; a SIGKILL loses exactly the victim's carts (404, never 421). */
 Test(repl, off_kill_loses_exactly_its_carts)
 {
-    start_trio("off");
+    trio_start(&T, "off", NULL);
     fill();
-    cr_expect_eq(info_int(ports[1], "carts_backup") + info_int(ports[2], "carts_backup"), 0);
-    kill9(0);
-    wait_links(1, 0);
-    int nf, ok = count_exact(ports[1], &nf);
+    cr_expect_eq(trio_info_int(T.ports[1], "carts_backup") + trio_info_int(T.ports[2], "carts_backup"), 0);
+    trio_kill9(&T, 0);
+    trio_wait_links(&T, 1, 0);
+    int nf, ok = count_exact(T.ports[1], &nf);
     cr_expect_eq(ok, 0, "carts that survived: %d", ok);
     cr_expect_eq(nf, NCARTS, "404 cart_not_found: %d of %d", nf, NCARTS);
 }
@@ -257,15 +144,15 @@ Test(repl, off_kill_loses_exactly_its_carts)
  * to its peers before it exits; nothing is lost. */
 Test(repl, sigterm_hands_off_every_cart)
 {
-    start_trio("off");
+    trio_start(&T, "off", NULL);
     fill();
     long long t0 = harness_ms();
-    harness_stop(&rep[0]);
+    harness_stop(&T.rep[0]);
     long long took = harness_ms() - t0;
-    long owned = info_int(ports[1], "carts_owned") + info_int(ports[2], "carts_owned");
+    long owned = trio_info_int(T.ports[1], "carts_owned") + trio_info_int(T.ports[2], "carts_owned");
     cr_expect_eq(owned, NCARTS, "carts owned by the survivors after the handoff: %ld", owned);
-    wait_links(1, 0);
-    int nf, ok = count_exact(ports[1], &nf);
+    trio_wait_links(&T, 1, 0);
+    int nf, ok = count_exact(T.ports[1], &nf);
     cr_expect_eq(ok, NCARTS, "exact after the handoff: %d of %d (404: %d)", ok, NCARTS, nf);
     cr_expect_lt(took, 5000, "exit took %lld ms", took);
     fprintf(stderr, "repl: handoff of %d carts and exit in %lld ms\n", NCARTS, took);
@@ -277,23 +164,23 @@ Test(repl, sigterm_hands_off_every_cart)
  * cart that never left its creator gets 421 from a peer asked by mistake. */
 Test(repl, restarted_replica_serves_its_old_carts)
 {
-    start_trio("sync");
+    trio_start(&T, "sync", NULL);
     fill();
-    kill9(0);
-    wait_links(1, 0);
-    start_rep(0, "sync");
-    wait_links(2, -1);
-    int nf, ok = count_exact(ports[0], &nf);
+    trio_kill9(&T, 0);
+    trio_wait_links(&T, 1, 0);
+    trio_start_one(&T, 0, "sync", NULL);
+    trio_wait_links(&T, 2, -1);
+    int nf, ok = count_exact(T.ports[0], &nf);
     cr_expect_eq(ok, NCARTS, "exact on the restarted replica: %d of %d (404: %d)", ok, NCARTS,
                  nf);
-    ok = count_exact(ports[1], &nf);
+    ok = count_exact(T.ports[1], &nf);
     cr_expect_eq(ok, NCARTS, "exact on a peer after that: %d of %d (404: %d)", ok, NCARTS, nf);
     json_t *j;
-    cr_assert_eq(call(ports[0], "POST", "/carts", NULL, &j), 201);
+    cr_assert_eq(trio_call(T.ports[0], "POST", "/carts", NULL, &j), 201);
     char path[160];
     snprintf(path, sizeof path, "/carts/%.64s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
-    long st = call(ports[1], "GET", path, NULL, &j);
+    long st = trio_call(T.ports[1], "GET", path, NULL, &j);
     const char *owner = json_string_value(json_object_get(json_object_get(j, "error"), "owner"));
     cr_expect_eq(st, 421, "a peer asked for a new cart of the live creator: %ld", st);
     cr_expect(owner && !strcmp(owner, "rep1"), "owner named: %s", owner ? owner : "none");
@@ -304,14 +191,14 @@ Test(repl, restarted_replica_serves_its_old_carts)
  * cart stays exact, served by the restarted replica again. */
 Test(repl, graceful_restart_loses_nothing)
 {
-    start_trio("sync");
+    trio_start(&T, "sync", NULL);
     fill();
-    harness_stop(&rep[0]);
-    start_rep(0, "sync");
-    wait_links(2, -1);
-    int nf, ok = count_exact(ports[0], &nf);
+    harness_stop(&T.rep[0]);
+    trio_start_one(&T, 0, "sync", NULL);
+    trio_wait_links(&T, 2, -1);
+    int nf, ok = count_exact(T.ports[0], &nf);
     cr_expect_eq(ok, NCARTS, "exact after the restart: %d of %d (404: %d)", ok, NCARTS, nf);
-    cr_expect_eq(wait_replicated(ports[0]), 0, "restarted replica: carts without a backup");
+    cr_expect_eq(wait_replicated(T.ports[0]), 0, "restarted replica: carts without a backup");
 }
 
 /* A change while both peers are frozen (SIGSTOP): the client gives up after
@@ -322,24 +209,24 @@ Test(repl, graceful_restart_loses_nothing)
  * the cart over replays the key too: the key travels with the cart. */
 Test(repl, timed_out_change_retried_with_its_key_lands_once)
 {
-    start_trio("sync");
+    trio_start(&T, "sync", NULL);
     json_t *j;
-    cr_assert_eq(call(ports[0], "POST", "/carts", NULL, &j), 201);
+    cr_assert_eq(trio_call(T.ports[0], "POST", "/carts", NULL, &j), 201);
     char path[160];
     snprintf(path, sizeof path, "/carts/%.64s/items", json_string_value(json_object_get(j, "id")));
     json_decref(j);
-    harness_pause(&rep[1], true);
-    harness_pause(&rep[2], true);
+    harness_pause(&T.rep[1], true);
+    harness_pause(&T.rep[2], true);
     const char *h[] = {"Content-Type: application/json", "Idempotency-Key: retry-1", NULL};
     const char *body = "{\"sku\":\"A\",\"qty\":2,\"unit_price_cents\":100}";
-    struct harness_client *c = harness_client_new(ports[0]);
+    struct harness_client *c = harness_client_new(T.ports[0]);
     struct harness_resp r = {0};
     harness_client_timeout(c, 300);
     bool answered = harness_req(c, "POST", path, body, h, &r);
     cr_expect(!answered || r.status != 200, "the first try was answered in time: %ld", r.status);
     harness_resp_free(&r);
     harness_client_free(c);
-    c = harness_client_new(ports[0]);
+    c = harness_client_new(T.ports[0]);
     cr_assert(harness_req(c, "POST", path, body, h, &r));
     char replayed[16] = "";
     harness_header(&r, "Idempotent-Replayed", replayed, sizeof replayed);
@@ -347,20 +234,20 @@ Test(repl, timed_out_change_retried_with_its_key_lands_once)
     cr_expect_str_eq(replayed, "true", "the retry is the replay");
     harness_resp_free(&r);
     harness_client_free(c);
-    harness_pause(&rep[1], false);
-    harness_pause(&rep[2], false);
-    wait_links(NREP - 1, -1);
-    cr_expect_eq(wait_replicated(ports[0]), 0, "the cart is copied again");
+    harness_pause(&T.rep[1], false);
+    harness_pause(&T.rep[2], false);
+    trio_wait_links(&T, NREP - 1, -1);
+    cr_expect_eq(wait_replicated(T.ports[0]), 0, "the cart is copied again");
     path[strlen(path) - strlen("/items")] = '\0';
-    cr_assert_eq(call(ports[0], "GET", path, NULL, &j), 200);
+    cr_assert_eq(trio_call(T.ports[0], "GET", path, NULL, &j), 200);
     cr_expect_eq(json_integer_value(json_object_get(j, "version")), 1, "applied once");
     cr_expect_eq(json_integer_value(json_object_get(j, "total_cents")), 200);
     json_decref(j);
-    kill9(0);
-    wait_links(1, 0);
+    trio_kill9(&T, 0);
+    trio_wait_links(&T, 1, 0);
     char items[180];
     snprintf(items, sizeof items, "%s/items", path);
-    c = harness_client_new(ports[1]);
+    c = harness_client_new(T.ports[1]);
     cr_assert(harness_req(c, "POST", items, body, h, &r));
     replayed[0] = '\0';
     harness_header(&r, "Idempotent-Replayed", replayed, sizeof replayed);
@@ -368,7 +255,7 @@ Test(repl, timed_out_change_retried_with_its_key_lands_once)
     cr_expect_str_eq(replayed, "true", "the key came along with the cart");
     harness_resp_free(&r);
     harness_client_free(c);
-    cr_assert_eq(call(ports[1], "GET", path, NULL, &j), 200);
+    cr_assert_eq(trio_call(T.ports[1], "GET", path, NULL, &j), 200);
     cr_expect_eq(json_integer_value(json_object_get(j, "version")), 1, "still applied once");
     json_decref(j);
 }
@@ -401,34 +288,34 @@ Test(repl, keys_reach_the_backup_with_each_change)
     char path[160], key[32], body[96], again[2048];
     bool rp;
     json_t *j;
-    start_trio("sync");
-    cr_assert_eq(call(ports[0], "POST", "/carts", NULL, &j), 201);
+    trio_start(&T, "sync", NULL);
+    cr_assert_eq(trio_call(T.ports[0], "POST", "/carts", NULL, &j), 201);
     snprintf(path, sizeof path, "/carts/%.64s/items", json_string_value(json_object_get(j, "id")));
     json_decref(j);
     for (int k = 0; k < N; k++) {
         snprintf(key, sizeof key, "delta-key-%d", k);
         snprintf(body, sizeof body, "{\"sku\":\"S-%d\",\"qty\":%d,\"unit_price_cents\":7}", k,
                  k + 1);
-        cr_assert_eq(keyed(ports[0], "POST", path, body, key, first[k], sizeof first[k], &rp),
+        cr_assert_eq(keyed(T.ports[0], "POST", path, body, key, first[k], sizeof first[k], &rp),
                      200);
         cr_expect_not(rp);
         if (k % 3 == 0) /* an unkeyed change between keyed ones */
-            cr_assert_eq(call(ports[0], "POST", path, "{\"sku\":\"U\",\"qty\":1,"
+            cr_assert_eq(trio_call(T.ports[0], "POST", path, "{\"sku\":\"U\",\"qty\":1,"
                               "\"unit_price_cents\":1}", NULL), 200);
     }
-    kill9(0);
-    wait_links(1, 0);
+    trio_kill9(&T, 0);
+    trio_wait_links(&T, 1, 0);
     for (int k = 0; k < N; k++) {
         snprintf(key, sizeof key, "delta-key-%d", k);
         snprintf(body, sizeof body, "{\"sku\":\"S-%d\",\"qty\":%d,\"unit_price_cents\":7}", k,
                  k + 1);
-        cr_expect_eq(keyed(ports[1 + k % 2], "POST", path, body, key, again, sizeof again, &rp),
+        cr_expect_eq(keyed(T.ports[1 + k % 2], "POST", path, body, key, again, sizeof again, &rp),
                      200, "key %d after the takeover", k);
         cr_expect(rp, "key %d is a replay", k);
         cr_expect_str_eq(again, first[k], "key %d: the first answer's bytes", k);
     }
     path[strlen(path) - strlen("/items")] = '\0';
-    cr_assert_eq(call(ports[1], "GET", path, NULL, &j), 200);
+    cr_assert_eq(trio_call(T.ports[1], "GET", path, NULL, &j), 200);
     cr_expect_eq(json_integer_value(json_object_get(j, "version")), N + (N + 2) / 3,
                  "nothing applied twice");
     json_decref(j);
@@ -438,15 +325,15 @@ Test(repl, keys_reach_the_backup_with_each_change)
  * (the change is made there) but counts the cart as under-replicated. */
 Test(repl, a_backup_without_room_leaves_the_cart_under_replicated)
 {
-    pick_ports();
-    start_rep(0, "sync");
-    start_rep_with(1, "sync", "MAX_CARTS=2");
-    start_rep_with(2, "sync", "MAX_CARTS=2");
-    wait_links(NREP - 1, -1);
+    trio_pick_ports(&T);
+    trio_start_one(&T, 0, "sync", NULL);
+    trio_start_one(&T, 1, "sync", (const char *const[]){"MAX_CARTS=2", NULL});
+    trio_start_one(&T, 2, "sync", (const char *const[]){"MAX_CARTS=2", NULL});
+    trio_wait_links(&T, NREP - 1, -1);
     for (int i = 0; i < 8; i++)
-        cr_expect_eq(call(ports[0], "POST", "/carts", NULL, NULL), 201, "cart %d", i);
-    long held = info_int(ports[1], "carts_backup") + info_int(ports[2], "carts_backup");
+        cr_expect_eq(trio_call(T.ports[0], "POST", "/carts", NULL, NULL), 201, "cart %d", i);
+    long held = trio_info_int(T.ports[1], "carts_backup") + trio_info_int(T.ports[2], "carts_backup");
     cr_expect_leq(held, 4, "the backups hold what they have room for: %ld", held);
-    cr_expect_eq(info_int(ports[0], "carts_under_replicated"), 8 - held,
+    cr_expect_eq(trio_info_int(T.ports[0], "carts_under_replicated"), 8 - held,
                  "the carts without a copy are counted");
 }

@@ -18,97 +18,31 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "trio.h"
 
-#define NREP 3
+#define NREP TRIO_N
 #define NCLIENTS 10
 #define CARTS_EACH 3
 #define NCARTS (NCLIENTS * CARTS_EACH)
 #define NCHG 20                   /* adds per cart, over NSKU skus */
 #define NSKU 5
 
-static struct harness_proc rep[NREP];
-static int ports[NREP];
+static struct trio T;
+
+/* Stop every replica (a Criterion .fini). */
+static void stop_trio(void)
+{
+    trio_stop(&T);
+}
 static char ids[NCARTS][72];
 static atomic_int failed;
 
-/* Stop every replica (a Criterion .fini). */
-static void stop_all(void)
-{
-    for (int i = 0; i < NREP; i++)
-        harness_stop(&rep[i]);
-}
-
-TestSuite(repl_load, .fini = stop_all, .timeout = 120);
-
-/* Pick NREP ports p with p + 1 (replication, REPL_PORT_OFFSET=1) free too. */
-static void pick_ports(void)
-{
-    for (int i = 0; i < NREP; i++) {
-        int p = 0;
-        for (int tries = 0; tries < 100 && !p; tries++) {
-            p = harness_free_port();
-            for (int k = 0; k < i; k++)
-                if (abs(ports[k] - p) < 2)
-                    p = 0;
-            if (p && !harness_port_free(p + 1))
-                p = 0;
-        }
-        cr_assert(p > 0, "no free port pair");
-        ports[i] = p;
-    }
-}
-
-/* GET path on port as JSON (NULL unless 200). */
-static json_t *get_json(int port, const char *path)
-{
-    struct harness_client *c = harness_client_new(port);
-    struct harness_resp r = {0};
-    json_t *j = c && harness_req(c, "GET", path, NULL, NULL, &r) && r.status == 200
-              ? json_loads(r.body, 0, NULL) : NULL;
-    harness_resp_free(&r);
-    harness_client_free(c);
-    return j;
-}
-
-/* An integer field of port's /info; -1 when it does not answer. */
-static long info_int(int port, const char *field)
-{
-    json_t *j = get_json(port, "/info");
-    long v = j ? (long)json_integer_value(json_object_get(j, field)) : -1;
-    json_decref(j);
-    return v;
-}
-
-/* Wait (at most 5 s) until every replica but skip sees `live` peers. */
-static void wait_links(int live, int skip)
-{
-    for (int i = 0; i < NREP; i++) {
-        long long t0 = harness_ms();
-        while (i != skip && info_int(ports[i], "repl_peers_live") != live &&
-               harness_ms() - t0 < 5000)
-            harness_nap(50);
-        cr_assert(i == skip || info_int(ports[i], "repl_peers_live") == live,
-                  "replica %d links", i + 1);
-    }
-}
+TestSuite(repl_load, .fini = stop_trio, .timeout = 120);
 
 /* Start the three replicas in mode and wait for their links. */
 static void start_trio(const char *mode)
 {
-    pick_ports();
-    for (int i = 0; i < NREP; i++) {
-        char peers[128], inst[32], repl[32];
-        snprintf(peers, sizeof peers, "PEERS=127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d",
-                 ports[0], ports[1], ports[2]);
-        snprintf(inst, sizeof inst, "INSTANCE_ID=rep%d", i + 1);
-        snprintf(repl, sizeof repl, "REPLICATION=%s", mode);
-        const char *env[] = {peers, inst, repl, "REPL_PORT_OFFSET=1", "REPL_TIMEOUT_MS=2000",
-                             "LOG_LEVEL=warn", NULL};
-        cr_assert(harness_svc_start_port(&rep[i], STATEFUL_BIN, ports[i], 0, env),
-                  "replica %d did not start", i + 1);
-    }
-    wait_links(NREP - 1, -1);
+    trio_start(&T, mode, (const char *const[]){"REPL_TIMEOUT_MS=2000", "LOG_LEVEL=warn", NULL});
 }
 
 /* One client: create its carts on replica 1, then add to them in turn, on
@@ -116,7 +50,7 @@ static void start_trio(const char *mode)
 static void *client(void *arg)
 {
     int me = (int)(intptr_t)arg;
-    struct harness_client *c = harness_client_new(ports[0]);
+    struct harness_client *c = harness_client_new(T.ports[0]);
     struct harness_resp r = {0};
     const char *h[] = {"Content-Type: application/json", NULL};
     for (int k = 0; k < CARTS_EACH; k++) {
@@ -163,8 +97,8 @@ static int count_exact(int port)
     for (int i = 0; i < NCARTS; i++) {
         char path[160];
         snprintf(path, sizeof path, "/carts/%.64s", ids[i]);
-        json_t *j = get_json(port, path);
-        ok += j && json_integer_value(json_object_get(j, "version")) == NCHG &&
+        json_t *j = NULL;
+        ok += trio_call(port, "GET", path, NULL, &j) == 200 && j && json_integer_value(json_object_get(j, "version")) == NCHG &&
               json_array_size(json_object_get(j, "items")) == NSKU &&
               json_integer_value(json_object_get(j, "total_cents")) == NCHG * 100;
         json_decref(j);
@@ -175,11 +109,11 @@ static int count_exact(int port)
 /* SIGKILL the owner; both survivors must serve every cart exactly. */
 static void kill_owner_and_check(const char *mode)
 {
-    kill(rep[0].pid, SIGKILL);
-    waitpid(rep[0].pid, NULL, 0);
-    rep[0].pid = 0;
-    wait_links(1, 0);
-    int ok1 = count_exact(ports[1]), ok2 = count_exact(ports[2]);
+    kill(T.rep[0].pid, SIGKILL);
+    waitpid(T.rep[0].pid, NULL, 0);
+    T.rep[0].pid = 0;
+    trio_wait_links(&T, 1, 0);
+    int ok1 = count_exact(T.ports[1]), ok2 = count_exact(T.ports[2]);
     cr_expect_eq(ok1, NCARTS, "%s: exact on replica 2 after the kill: %d of %d", mode, ok1, NCARTS);
     cr_expect_eq(ok2, NCARTS, "%s: exact on replica 3: %d of %d", mode, ok2, NCARTS);
 }
@@ -198,8 +132,8 @@ Test(repl_load, async_concurrent_changes_all_copied)
     start_trio("async");
     load();
     long long t0 = harness_ms();
-    while (info_int(ports[0], "repl_pending") != 0 && harness_ms() - t0 < 5000)
+    while (trio_info_int(T.ports[0], "repl_pending") != 0 && harness_ms() - t0 < 5000)
         harness_nap(20);
-    cr_assert_eq(info_int(ports[0], "repl_pending"), 0, "acks outstanding after 5 s");
+    cr_assert_eq(trio_info_int(T.ports[0], "repl_pending"), 0, "acks outstanding after 5 s");
     kill_owner_and_check("async");
 }

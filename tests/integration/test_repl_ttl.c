@@ -14,107 +14,33 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "trio.h"
 
-#define NREP 3
+#define NREP TRIO_N
 
-static struct harness_proc rep[NREP];
-static int ports[NREP];
+static struct trio T;
 
 /* Stop every replica (a Criterion .fini). */
-static void stop_all(void)
+static void stop_trio(void)
 {
-    for (int i = 0; i < NREP; i++)
-        harness_stop(&rep[i]);
+    trio_stop(&T);
 }
 
-TestSuite(repl_ttl, .fini = stop_all, .timeout = 90);
-
-/* Pick NREP ports p with p and p+1 (replication, REPL_PORT_OFFSET=1) free. */
-static void pick_ports(void)
-{
-    for (int i = 0; i < NREP; i++) {
-        int p = 0;
-        for (int tries = 0; tries < 100 && !p; tries++) {
-            p = harness_free_port();
-            for (int k = 0; k < i; k++)
-                if (abs(ports[k] - p) < 2)
-                    p = 0;
-            if (p && !harness_port_free(p + 1))
-                p = 0;
-        }
-        cr_assert(p > 0, "no free port pair");
-        ports[i] = p;
-    }
-}
-
-/* GET /info of port, an integer field of it; -1 when it does not answer. */
-static long info_int(int port, const char *field)
-{
-    struct harness_client *c = harness_client_new(port);
-    struct harness_resp r = {0};
-    long v = -1;
-    if (c && harness_req(c, "GET", "/info", NULL, NULL, &r) && r.status == 200) {
-        json_t *j = json_loads(r.body, 0, NULL);
-        json_t *f = json_object_get(j, field);
-        v = f ? (long)json_integer_value(f) : -1;
-        json_decref(j);
-    }
-    harness_resp_free(&r);
-    harness_client_free(c);
-    return v;
-}
-
-/* Wait until every replica but skip sees `live` peers (at most 5 s). */
-static void wait_links(int live, int skip)
-{
-    for (int i = 0; i < NREP; i++) {
-        if (i == skip)
-            continue;
-        long long t0 = harness_ms();
-        while (info_int(ports[i], "repl_peers_live") != live && harness_ms() - t0 < 5000)
-            harness_nap(50);
-        cr_assert_eq(info_int(ports[i], "repl_peers_live"), live, "replica %d links", i + 1);
-    }
-}
+TestSuite(repl_ttl, .fini = stop_trio, .timeout = 90);
 
 /* Start three replicas (sync) with an idle TTL of ttl seconds; wait for their links. */
 static void start_trio(int ttl)
 {
-    pick_ports();
-    for (int i = 0; i < NREP; i++) {
-        char peers[128], inst[32], ttls[48];
-        snprintf(peers, sizeof peers, "PEERS=127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d",
-                 ports[0], ports[1], ports[2]);
-        snprintf(inst, sizeof inst, "INSTANCE_ID=rep%d", i + 1);
-        snprintf(ttls, sizeof ttls, "CART_TTL_SECONDS=%d", ttl);
-        const char *env[] = {peers, inst, ttls, "REPLICATION=sync", "REPL_PORT_OFFSET=1",
-                             "REPL_TIMEOUT_MS=1000", "LOG_LEVEL=info", NULL};
-        cr_assert(harness_svc_start_port(&rep[i], STATEFUL_BIN, ports[i], 0, env),
-                  "replica %d did not start", i + 1);
-    }
-    wait_links(NREP - 1, -1);
-}
-
-/* A request to port; the status, the body into *out (may be NULL). */
-static long call(int port, const char *m, const char *path, const char *body, json_t **out)
-{
-    struct harness_client *c = harness_client_new(port);
-    struct harness_resp r = {0};
-    const char *h[] = {"Content-Type: application/json", NULL};
-    long st = c && harness_req(c, m, path, body, body ? h : NULL, &r) ? r.status : 0;
-    if (out)
-        *out = r.body ? json_loads(r.body, 0, NULL) : NULL;
-    harness_resp_free(&r);
-    harness_client_free(c);
-    return st;
+    char ttls[48];
+    snprintf(ttls, sizeof ttls, "CART_TTL_SECONDS=%d", ttl);
+    trio_start(&T, "sync", (const char *const[]){ttls, NULL});
 }
 
 /* Create a cart on replica 0 with three lines (total 600); its path into path. */
 static void make_cart(char *path, size_t len)
 {
     json_t *j;
-    cr_assert_eq(call(ports[0], "POST", "/carts", NULL, &j), 201);
+    cr_assert_eq(trio_call(T.ports[0], "POST", "/carts", NULL, &j), 201);
     snprintf(path, len, "/carts/%.64s", json_string_value(json_object_get(j, "id")));
     json_decref(j);
     char items[180];
@@ -123,7 +49,7 @@ static void make_cart(char *path, size_t len)
         char body[96];
         snprintf(body, sizeof body, "{\"sku\":\"SKU-%d\",\"qty\":%d,\"unit_price_cents\":100}", k,
                  k + 1);
-        cr_assert_eq(call(ports[0], "POST", items, body, NULL), 200);
+        cr_assert_eq(trio_call(T.ports[0], "POST", items, body, NULL), 200);
     }
 }
 
@@ -131,7 +57,7 @@ static void make_cart(char *path, size_t len)
 static bool exact(int port, const char *path, long *st)
 {
     json_t *j;
-    *st = call(port, "GET", path, NULL, &j);
+    *st = trio_call(port, "GET", path, NULL, &j);
     bool ok = *st == 200 && json_integer_value(json_object_get(j, "version")) == 3 &&
               json_array_size(json_object_get(j, "items")) == 3 &&
               json_integer_value(json_object_get(j, "total_cents")) == 600;
@@ -143,19 +69,10 @@ static bool exact(int port, const char *path, long *st)
 static int backup_of_cart(void)
 {
     for (int i = 1; i < NREP; i++)
-        if (info_int(ports[i], "carts_backup") == 1)
+        if (trio_info_int(T.ports[i], "carts_backup") == 1)
             return i;
     cr_assert_fail("no replica holds the backup copy");
     return -1;
-}
-
-/* SIGKILL replica i and wait until the others see it gone. */
-static void kill9(int i)
-{
-    kill(rep[i].pid, SIGKILL);
-    waitpid(rep[i].pid, NULL, 0);
-    rep[i].pid = 0;
-    wait_links(1, i);
 }
 
 /* GET the cart on its owner every 250 ms for ms milliseconds (200 each);
@@ -166,8 +83,8 @@ static bool read_for(const char *path, long ms, int b)
     long long t0 = harness_ms();
     for (int n = 0; n < 400 && harness_ms() - t0 < ms; n++) {
         long st;
-        cr_assert(exact(ports[0], path, &st), "a read on the owner: %ld", st);
-        if (info_int(ports[b], "carts_backup") != 1)
+        cr_assert(exact(T.ports[0], path, &st), "a read on the owner: %ld", st);
+        if (trio_info_int(T.ports[b], "carts_backup") != 1)
             kept = false;
         harness_nap(250);
     }
@@ -185,13 +102,13 @@ Test(repl_ttl, read_only_cart_survives_its_owners_kill)
     int b = backup_of_cart();
     bool kept = read_for(path, 6500, b);
     cr_expect(kept, "the backup kept its copy while the cart was read");
-    long touches = info_int(ports[0], "repl_touches_sent");
+    long touches = trio_info_int(T.ports[0], "repl_touches_sent");
     cr_expect_gt(touches, 0, "touches sent: %ld", touches);
     cr_expect_leq(touches, 6500 / 750 + 1, "at most one TOUCH per TTL/4: %ld", touches);
-    kill9(0);
+    trio_kill9(&T, 0);
     long st;
     for (int i = 1; i < NREP; i++)
-        cr_expect(exact(ports[i], path, &st), "replica %d after the owner's kill: %ld", i + 1,
+        cr_expect(exact(T.ports[i], path, &st), "replica %d after the owner's kill: %ld", i + 1,
                   st);
     fprintf(stderr, "repl_ttl: cart read for 6.5 s (TTL 3 s), %ld touches; exact after the "
             "owner's kill: %s\n", touches, st == 200 ? "yes" : "no");
@@ -202,7 +119,7 @@ static bool touch_sent(long before, long ms)
 {
     long long t0 = harness_ms();
     while (harness_ms() - t0 < ms) {
-        if (info_int(ports[0], "repl_touches_sent") > before)
+        if (trio_info_int(T.ports[0], "repl_touches_sent") > before)
             return true;
         harness_nap(20);
     }
@@ -222,22 +139,22 @@ Test(repl_ttl, expired_owner_copy_takes_the_backup_copy_along)
     cr_expect(read_for(path, 7000, b), "the backup kept its copy while the cart was read");
     /* the last read right after a TOUCH: the next TOUCH comes TTL/4 later,
      * so the backup's own TTL would end after the owner's */
-    cr_assert(touch_sent(info_int(ports[0], "repl_touches_sent"), 3000), "no TOUCH came");
+    cr_assert(touch_sent(trio_info_int(T.ports[0], "repl_touches_sent"), 3000), "no TOUCH came");
     long st;
-    cr_assert(exact(ports[0], path, &st), "the last read: %ld", st);
+    cr_assert(exact(T.ports[0], path, &st), "the last read: %ld", st);
     long long t0 = harness_ms();
-    while (info_int(ports[0], "carts_owned") != 0 && harness_ms() - t0 < 12000)
+    while (trio_info_int(T.ports[0], "carts_owned") != 0 && harness_ms() - t0 < 12000)
         harness_nap(50);
-    cr_assert_eq(info_int(ports[0], "carts_owned"), 0, "the owner's copy expired");
+    cr_assert_eq(trio_info_int(T.ports[0], "carts_owned"), 0, "the owner's copy expired");
     long long gone = harness_ms() - t0;
     long long t1 = harness_ms();
-    while (info_int(ports[b], "carts_backup") != 0 && harness_ms() - t1 < 500)
+    while (trio_info_int(T.ports[b], "carts_backup") != 0 && harness_ms() - t1 < 500)
         harness_nap(20);
-    cr_expect_eq(info_int(ports[b], "carts_backup"), 0, "the backup copy is gone too");
-    cr_expect_eq(info_int(ports[0], "repl_expiry_dels_sent"), 1, "one DEL for the expiry");
-    kill9(0);
+    cr_expect_eq(trio_info_int(T.ports[b], "carts_backup"), 0, "the backup copy is gone too");
+    cr_expect_eq(trio_info_int(T.ports[0], "repl_expiry_dels_sent"), 1, "one DEL for the expiry");
+    trio_kill9(&T, 0);
     for (int i = 1; i < NREP; i++)
-        cr_expect_eq(call(ports[i], "GET", path, NULL, NULL), 404, "replica %d", i + 1);
+        cr_expect_eq(trio_call(T.ports[i], "GET", path, NULL, NULL), 404, "replica %d", i + 1);
     fprintf(stderr, "repl_ttl: owner's copy expired %lld ms after the last read (TTL 6 s); "
             "backup copy gone, 404 after the owner's kill\n", gone);
 }
@@ -252,17 +169,17 @@ Test(repl_ttl, orphan_backup_copy_keeps_a_full_ttl_then_expires)
     make_cart(path, sizeof path);
     int b = backup_of_cart();
     harness_nap(2000);
-    cr_expect_eq(info_int(ports[0], "repl_touches_sent"), 0, "no read, no TOUCH");
-    kill9(0);
+    cr_expect_eq(trio_info_int(T.ports[0], "repl_touches_sent"), 0, "no read, no TOUCH");
+    trio_kill9(&T, 0);
     long long t0 = harness_ms();
     harness_nap(2500); /* past the copy's original end (3 s after its last change) */
-    cr_expect_eq(info_int(ports[b], "carts_backup"), 1, "the orphan copy is kept");
-    while (info_int(ports[b], "carts_backup") != 0 && harness_ms() - t0 < 6000)
+    cr_expect_eq(trio_info_int(T.ports[b], "carts_backup"), 1, "the orphan copy is kept");
+    while (trio_info_int(T.ports[b], "carts_backup") != 0 && harness_ms() - t0 < 6000)
         harness_nap(100);
     long long life = harness_ms() - t0;
-    cr_expect_eq(info_int(ports[b], "carts_backup"), 0, "the orphan copy expired");
+    cr_expect_eq(trio_info_int(T.ports[b], "carts_backup"), 0, "the orphan copy expired");
     cr_expect_geq(life, 2900, "it lived %lld ms after the owner's death (TTL 3 s)", life);
-    cr_expect_eq(call(ports[b], "GET", path, NULL, NULL), 404);
+    cr_expect_eq(trio_call(T.ports[b], "GET", path, NULL, NULL), 404);
     fprintf(stderr, "repl_ttl: orphan backup copy lived %lld ms after its owner's kill (TTL "
             "3 s)\n", life);
 }
