@@ -81,6 +81,8 @@ void report_human(FILE *f, const struct opts *o, const struct stats *s, double e
         fprintf(f, " %s %llu", check_kind_name((enum check_kind)k), (unsigned long long)s->kinds[k]);
     fprintf(f, "\n  carts       created %llu, lost %llu\n", (unsigned long long)s->carts_created,
             (unsigned long long)s->carts_lost);
+    fprintf(f, "  outage      a session's longest run of failed requests: %.1f ms\n",
+            (double)s->longest_outage_us / 1000.0);
     if (o->scen.keys)
         fprintf(f, "  retries     %llu sent again with their key, %llu answers replayed\n",
                 (unsigned long long)s->retries, (unsigned long long)s->replays);
@@ -130,6 +132,7 @@ static void report_json_counts(json_t *root, const struct opts *o, const struct 
     json_object_set_new(root, "examples", ex);
     json_object_set_new(root, "mismatches", json_integer((json_int_t)stats_mismatches(s)));
     json_object_set_new(root, "error_rate", json_real(report_error_rate(s)));
+    json_object_set_new(root, "longest_outage_ms", json_real((double)s->longest_outage_us / 1000.0));
     json_object_set_new(root, "carts", json_pack("{s:I,s:I}", "created", (json_int_t)s->carts_created,
                                                  "lost", (json_int_t)s->carts_lost));
     json_object_set_new(root, "idempotency", json_pack("{s:b,s:I,s:I}", "keys", o->scen.keys,

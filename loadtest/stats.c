@@ -88,6 +88,8 @@ bool stats_merge(struct stats *dst, const struct stats *src)
     dst->replays += src->replays;
     dst->final_exact += src->final_exact;
     dst->final_differ += src->final_differ;
+    if (src->longest_outage_us > dst->longest_outage_us)
+        dst->longest_outage_us = src->longest_outage_us;
     for (int i = 0; i < src->n_examples; i++)
         stats_example(dst, src->examples[i]);
     for (int i = 0; i < src->nsec; i++) {

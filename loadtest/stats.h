@@ -37,6 +37,8 @@ struct stats {
     uint64_t retries;           /* changes sent again with the same key */
     uint64_t replays;           /* answers marked Idempotent-Replayed: true */
     uint64_t final_exact, final_differ; /* --verify: carts read after the run */
+    int64_t longest_outage_us;  /* a session's longest run of failed requests: from the
+                                 * intended send of its first failure to its next success */
     int nsec;
     struct stats_sec *sec;
     int n_examples;

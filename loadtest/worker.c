@@ -34,6 +34,7 @@ struct worker_user {
     int heap_pos;           /* -1: not waiting */
     int tries;              /* times the current change was sent again */
     uint64_t nkeys;         /* keys drawn so far */
+    int64_t failing_ns;     /* intended send of the first failure since a success; 0: none */
 };
 
 int64_t worker_now_ns(void)
@@ -168,6 +169,18 @@ static void worker_unknown(struct worker *w, struct worker_user *usr)
     usr->cart.unsure = false;
 }
 
+/* A session's answer was a failure (ok false) or a success: track its outage. */
+static void worker_outage(struct worker *w, struct worker_user *usr, bool ok, int64_t now)
+{
+    if (!ok && !usr->failing_ns)
+        usr->failing_ns = usr->intended_ns ? usr->intended_ns : now;
+    if (ok && usr->failing_ns) {
+        if ((now - usr->failing_ns) / 1000 > w->stats.longest_outage_us)
+            w->stats.longest_outage_us = (now - usr->failing_ns) / 1000;
+        usr->failing_ns = 0;
+    }
+}
+
 /* A request of user u got no answer: kind is CHECK_ERROR or CHECK_TIMEOUT. */
 static void worker_fail(struct worker *w, int u, enum check_kind kind, int64_t now)
 {
@@ -184,6 +197,7 @@ static void worker_fail(struct worker *w, int u, enum check_kind kind, int64_t n
     }
     check_no_response(&usr->cart, &usr->req);
     worker_unknown(w, usr);
+    worker_outage(w, usr, false, now);
     if (kind == CHECK_TIMEOUT) {
         snprintf(detail, sizeof detail, "%s: no answer within %d ms", scen_op_name(usr->req.op),
                  w->o->timeout_ms);
@@ -243,6 +257,7 @@ static void worker_done(struct worker *w, int u, int64_t now)
     }
     if (res.kind != CHECK_OK)
         stats_example(&w->stats, res.detail);
+    worker_outage(w, usr, res.kind == CHECK_OK, now);
     stats_record(&w->stats, worker_second(w, now), res.kind, r->status,
                  (now - usr->intended_ns) / 1000, (now - usr->sent_ns) / 1000);
     worker_schedule(w, u, now, false);
@@ -408,6 +423,11 @@ void *worker_run(void *arg)
         worker_events(w, evs, worker_wait(w, evs, wait));
     }
     w->end_ns = worker_now_ns();
+    for (int u = 0; u < w->count; u++) /* a session still failing at the end */
+        if (w->users[u].failing_ns) {
+            w->users[u].intended_ns = w->users[u].failing_ns;
+            worker_outage(w, &w->users[u], true, w->end_ns);
+        }
     if (w->o->verify && !atomic_load(w->stop))
         worker_verify(w);
     for (int u = 0; u < w->count; u++)

@@ -352,6 +352,9 @@ Test(cartload, redis_freeze_with_keys_leaves_every_cart_exact)
     cr_expect_eq(jint("kinds", "stale"), 0);
     cr_expect_eq(jint("kinds", "lost"), 0);
     cr_expect_gt(jint("kinds", "error"), 0, "the freeze was felt (503s)");
+    long long outage = jint(NULL, "longest_outage_ms");
+    cr_expect(outage >= 2000 && outage <= 6000,
+              "a session's longest outage spans the 3 s freeze: %lld ms", outage);
     cr_expect_gt(jint("idempotency", "retries"), 0);
     cr_expect_eq(jint("final", "differ"), 0);
     cr_expect_eq(jint("final", "exact"), 16, "every cart read after the run is its model");
