@@ -221,13 +221,13 @@ json_t *topo_get_json(int port, const char *path, const char *const *hdrs, long 
     return j;
 }
 
-/* "carts" of a replica's /info, -1 when it does not answer. */
-long topo_info_carts(int port)
+/* An integer field of port's /info; -1 when absent. */
+long topo_info_int(int port, const char *field)
 {
     long st;
     json_t *j = topo_get_json(port, "/info", NULL, &st);
-    long n = st == 200 && json_is_integer(json_object_get(j, "carts"))
-                 ? (long)json_integer_value(json_object_get(j, "carts")) : -1;
+    json_t *v = json_object_get(j, field);
+    long n = st == 200 && json_is_integer(v) ? (long)json_integer_value(v) : -1;
     json_decref(j);
     return n;
 }

@@ -45,8 +45,9 @@ int topo_rep_of(const char *inst);
 /* GET path straight from 127.0.0.1:port as JSON (NULL on failure); status out. */
 json_t *topo_get_json(int port, const char *path, const char *const *hdrs, long *status);
 
-/* "carts" of a replica's /info, -1 when it does not answer. */
-long topo_info_carts(int port);
+/* An integer field of port's GET /info ("carts", "repl_peers_live", ...); -1
+ * when it does not answer 200 or has no such integer. */
+long topo_info_int(int port, const char *field);
 
 /* Poll the stats page until HAProxy reports server sv of backend be DOWN; the
  * milliseconds since `since` it took, -1 if not within 10 s. */

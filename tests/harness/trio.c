@@ -66,9 +66,9 @@ void trio_wait_links(struct trio *t, int live, int skip)
         if (i == skip)
             continue;
         long long t0 = harness_ms();
-        while (trio_info_int(t->ports[i], "repl_peers_live") != live && harness_ms() - t0 < 5000)
+        while (topo_info_int(t->ports[i], "repl_peers_live") != live && harness_ms() - t0 < 5000)
             harness_nap(50);
-        cr_assert_eq(trio_info_int(t->ports[i], "repl_peers_live"), live, "replica %d links",
+        cr_assert_eq(topo_info_int(t->ports[i], "repl_peers_live"), live, "replica %d links",
                      i + 1);
     }
 }
@@ -86,19 +86,6 @@ void trio_stop(struct trio *t)
 {
     for (int i = 0; i < TRIO_N; i++)
         harness_stop(&t->rep[i]);
-}
-
-/* An integer field of port's /info. */
-long trio_info_int(int port, const char *field)
-{
-    json_t *j;
-    long v = -1;
-    if (trio_call(port, "GET", "/info", NULL, &j) == 200 && j) {
-        json_t *f = json_object_get(j, field);
-        v = f ? (long)json_integer_value(f) : -1;
-    }
-    json_decref(j);
-    return v;
 }
 
 /* A request to port; the status, the JSON answer into *out. */

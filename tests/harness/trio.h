@@ -5,14 +5,15 @@
  * port: REPL_PORT_OFFSET=1), PEERS naming all three, INSTANCE_ID rep1..rep3,
  * the REPLICATION mode asked for, REPL_TIMEOUT_MS=1000 and LOG_LEVEL=info;
  * extra settings come first, so they override those. Failures are Criterion
- * assertions. Not thread-safe: drive a trio from one thread (trio_call and
- * trio_info_int are safe from any thread). */
+ * assertions. Not thread-safe: drive a trio from one thread (trio_call is
+ * safe from any thread; topo_info_int reads a replica's /info). */
 #ifndef TRIO_H
 #define TRIO_H
 
 #include <jansson.h>
 
 #include "harness.h"
+#include "topo.h"
 
 #define TRIO_N 3
 
@@ -38,9 +39,6 @@ void trio_kill9(struct trio *t, int i);
 
 /* Stop every replica (SIGTERM, then SIGKILL). */
 void trio_stop(struct trio *t);
-
-/* An integer field of port's GET /info; -1 when it does not answer. */
-long trio_info_int(int port, const char *field);
 
 /* A request to port (a JSON body when body is set); the status (0: no
  * answer), the answer's JSON into *out (may be NULL; NULL when not JSON). */

@@ -21,6 +21,12 @@
 
 static struct trio T;
 
+/* An integer field of replica i's /info (-1: no answer). */
+static long info(int i, const char *field)
+{
+    return topo_info_int(T.ports[i], field);
+}
+
 /* Stop every replica (a Criterion .fini). */
 static void stop_trio(void)
 {
@@ -83,7 +89,7 @@ static long wait_replicated(int port)
 {
     long long t0 = harness_ms();
     long n;
-    while ((n = trio_info_int(port, "carts_under_replicated")) != 0 && harness_ms() - t0 < 5000)
+    while ((n = topo_info_int(port, "carts_under_replicated")) != 0 && harness_ms() - t0 < 5000)
         harness_nap(50);
     return n;
 }
@@ -95,9 +101,9 @@ Test(repl, sync_kill_loses_nothing)
 {
     trio_start(&T, "sync", NULL);
     fill();
-    cr_expect_eq(trio_info_int(T.ports[0], "carts_owned"), NCARTS);
-    cr_expect_eq(trio_info_int(T.ports[0], "carts_under_replicated"), 0);
-    cr_expect_eq(trio_info_int(T.ports[1], "carts_backup") + trio_info_int(T.ports[2], "carts_backup"), NCARTS,
+    cr_expect_eq(info(0, "carts_owned"), NCARTS);
+    cr_expect_eq(info(0, "carts_under_replicated"), 0);
+    cr_expect_eq(info(1, "carts_backup") + info(2, "carts_backup"), NCARTS,
                  "one backup copy per cart");
     trio_kill9(&T, 0);
     trio_wait_links(&T, 1, 0);
@@ -106,7 +112,7 @@ Test(repl, sync_kill_loses_nothing)
                  NCARTS, nf);
     ok = count_exact(T.ports[2], &nf);
     cr_expect_eq(ok, NCARTS, "exact on replica 3 too: %d of %d (404: %d)", ok, NCARTS, nf);
-    cr_expect_eq(trio_info_int(T.ports[1], "carts_owned") + trio_info_int(T.ports[2], "carts_owned"), NCARTS);
+    cr_expect_eq(info(1, "carts_owned") + info(2, "carts_owned"), NCARTS);
     cr_expect_eq(wait_replicated(T.ports[1]), 0, "replica 2: carts without a backup");
     cr_expect_eq(wait_replicated(T.ports[2]), 0, "replica 3: carts without a backup");
     fprintf(stderr, "repl: sync kill: %d of %d carts exact after the owner's SIGKILL\n", ok,
@@ -119,7 +125,7 @@ Test(repl, async_kill_after_acks_loses_nothing)
     trio_start(&T, "async", NULL);
     fill();
     long long t0 = harness_ms();
-    while (trio_info_int(T.ports[0], "repl_pending") != 0 && harness_ms() - t0 < 3000)
+    while (info(0, "repl_pending") != 0 && harness_ms() - t0 < 3000)
         harness_nap(20);
     trio_kill9(&T, 0);
     trio_wait_links(&T, 1, 0);
@@ -132,7 +138,7 @@ Test(repl, off_kill_loses_exactly_its_carts)
 {
     trio_start(&T, "off", NULL);
     fill();
-    cr_expect_eq(trio_info_int(T.ports[1], "carts_backup") + trio_info_int(T.ports[2], "carts_backup"), 0);
+    cr_expect_eq(info(1, "carts_backup") + info(2, "carts_backup"), 0);
     trio_kill9(&T, 0);
     trio_wait_links(&T, 1, 0);
     int nf, ok = count_exact(T.ports[1], &nf);
@@ -149,7 +155,7 @@ Test(repl, sigterm_hands_off_every_cart)
     long long t0 = harness_ms();
     harness_stop(&T.rep[0]);
     long long took = harness_ms() - t0;
-    long owned = trio_info_int(T.ports[1], "carts_owned") + trio_info_int(T.ports[2], "carts_owned");
+    long owned = info(1, "carts_owned") + info(2, "carts_owned");
     cr_expect_eq(owned, NCARTS, "carts owned by the survivors after the handoff: %ld", owned);
     trio_wait_links(&T, 1, 0);
     int nf, ok = count_exact(T.ports[1], &nf);
@@ -332,8 +338,8 @@ Test(repl, a_backup_without_room_leaves_the_cart_under_replicated)
     trio_wait_links(&T, NREP - 1, -1);
     for (int i = 0; i < 8; i++)
         cr_expect_eq(trio_call(T.ports[0], "POST", "/carts", NULL, NULL), 201, "cart %d", i);
-    long held = trio_info_int(T.ports[1], "carts_backup") + trio_info_int(T.ports[2], "carts_backup");
+    long held = info(1, "carts_backup") + info(2, "carts_backup");
     cr_expect_leq(held, 4, "the backups hold what they have room for: %ld", held);
-    cr_expect_eq(trio_info_int(T.ports[0], "carts_under_replicated"), 8 - held,
+    cr_expect_eq(info(0, "carts_under_replicated"), 8 - held,
                  "the carts without a copy are counted");
 }

@@ -98,7 +98,8 @@ static int count_exact(int port)
         char path[160];
         snprintf(path, sizeof path, "/carts/%.64s", ids[i]);
         json_t *j = NULL;
-        ok += trio_call(port, "GET", path, NULL, &j) == 200 && j && json_integer_value(json_object_get(j, "version")) == NCHG &&
+        ok += trio_call(port, "GET", path, NULL, &j) == 200 && j &&
+              json_integer_value(json_object_get(j, "version")) == NCHG &&
               json_array_size(json_object_get(j, "items")) == NSKU &&
               json_integer_value(json_object_get(j, "total_cents")) == NCHG * 100;
         json_decref(j);
@@ -132,8 +133,8 @@ Test(repl_load, async_concurrent_changes_all_copied)
     start_trio("async");
     load();
     long long t0 = harness_ms();
-    while (trio_info_int(T.ports[0], "repl_pending") != 0 && harness_ms() - t0 < 5000)
+    while (topo_info_int(T.ports[0], "repl_pending") != 0 && harness_ms() - t0 < 5000)
         harness_nap(20);
-    cr_assert_eq(trio_info_int(T.ports[0], "repl_pending"), 0, "acks outstanding after 5 s");
+    cr_assert_eq(topo_info_int(T.ports[0], "repl_pending"), 0, "acks outstanding after 5 s");
     kill_owner_and_check("async");
 }

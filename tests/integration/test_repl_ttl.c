@@ -69,7 +69,7 @@ static bool exact(int port, const char *path, long *st)
 static int backup_of_cart(void)
 {
     for (int i = 1; i < NREP; i++)
-        if (trio_info_int(T.ports[i], "carts_backup") == 1)
+        if (topo_info_int(T.ports[i], "carts_backup") == 1)
             return i;
     cr_assert_fail("no replica holds the backup copy");
     return -1;
@@ -84,7 +84,7 @@ static bool read_for(const char *path, long ms, int b)
     for (int n = 0; n < 400 && harness_ms() - t0 < ms; n++) {
         long st;
         cr_assert(exact(T.ports[0], path, &st), "a read on the owner: %ld", st);
-        if (trio_info_int(T.ports[b], "carts_backup") != 1)
+        if (topo_info_int(T.ports[b], "carts_backup") != 1)
             kept = false;
         harness_nap(250);
     }
@@ -102,7 +102,7 @@ Test(repl_ttl, read_only_cart_survives_its_owners_kill)
     int b = backup_of_cart();
     bool kept = read_for(path, 6500, b);
     cr_expect(kept, "the backup kept its copy while the cart was read");
-    long touches = trio_info_int(T.ports[0], "repl_touches_sent");
+    long touches = topo_info_int(T.ports[0], "repl_touches_sent");
     cr_expect_gt(touches, 0, "touches sent: %ld", touches);
     cr_expect_leq(touches, 6500 / 750 + 1, "at most one TOUCH per TTL/4: %ld", touches);
     trio_kill9(&T, 0);
@@ -119,7 +119,7 @@ static bool touch_sent(long before, long ms)
 {
     long long t0 = harness_ms();
     while (harness_ms() - t0 < ms) {
-        if (trio_info_int(T.ports[0], "repl_touches_sent") > before)
+        if (topo_info_int(T.ports[0], "repl_touches_sent") > before)
             return true;
         harness_nap(20);
     }
@@ -139,19 +139,19 @@ Test(repl_ttl, expired_owner_copy_takes_the_backup_copy_along)
     cr_expect(read_for(path, 7000, b), "the backup kept its copy while the cart was read");
     /* the last read right after a TOUCH: the next TOUCH comes TTL/4 later,
      * so the backup's own TTL would end after the owner's */
-    cr_assert(touch_sent(trio_info_int(T.ports[0], "repl_touches_sent"), 3000), "no TOUCH came");
+    cr_assert(touch_sent(topo_info_int(T.ports[0], "repl_touches_sent"), 3000), "no TOUCH came");
     long st;
     cr_assert(exact(T.ports[0], path, &st), "the last read: %ld", st);
     long long t0 = harness_ms();
-    while (trio_info_int(T.ports[0], "carts_owned") != 0 && harness_ms() - t0 < 12000)
+    while (topo_info_int(T.ports[0], "carts_owned") != 0 && harness_ms() - t0 < 12000)
         harness_nap(50);
-    cr_assert_eq(trio_info_int(T.ports[0], "carts_owned"), 0, "the owner's copy expired");
+    cr_assert_eq(topo_info_int(T.ports[0], "carts_owned"), 0, "the owner's copy expired");
     long long gone = harness_ms() - t0;
     long long t1 = harness_ms();
-    while (trio_info_int(T.ports[b], "carts_backup") != 0 && harness_ms() - t1 < 500)
+    while (topo_info_int(T.ports[b], "carts_backup") != 0 && harness_ms() - t1 < 500)
         harness_nap(20);
-    cr_expect_eq(trio_info_int(T.ports[b], "carts_backup"), 0, "the backup copy is gone too");
-    cr_expect_eq(trio_info_int(T.ports[0], "repl_expiry_dels_sent"), 1, "one DEL for the expiry");
+    cr_expect_eq(topo_info_int(T.ports[b], "carts_backup"), 0, "the backup copy is gone too");
+    cr_expect_eq(topo_info_int(T.ports[0], "repl_expiry_dels_sent"), 1, "one DEL for the expiry");
     trio_kill9(&T, 0);
     for (int i = 1; i < NREP; i++)
         cr_expect_eq(trio_call(T.ports[i], "GET", path, NULL, NULL), 404, "replica %d", i + 1);
@@ -169,15 +169,15 @@ Test(repl_ttl, orphan_backup_copy_keeps_a_full_ttl_then_expires)
     make_cart(path, sizeof path);
     int b = backup_of_cart();
     harness_nap(2000);
-    cr_expect_eq(trio_info_int(T.ports[0], "repl_touches_sent"), 0, "no read, no TOUCH");
+    cr_expect_eq(topo_info_int(T.ports[0], "repl_touches_sent"), 0, "no read, no TOUCH");
     trio_kill9(&T, 0);
     long long t0 = harness_ms();
     harness_nap(2500); /* past the copy's original end (3 s after its last change) */
-    cr_expect_eq(trio_info_int(T.ports[b], "carts_backup"), 1, "the orphan copy is kept");
-    while (trio_info_int(T.ports[b], "carts_backup") != 0 && harness_ms() - t0 < 6000)
+    cr_expect_eq(topo_info_int(T.ports[b], "carts_backup"), 1, "the orphan copy is kept");
+    while (topo_info_int(T.ports[b], "carts_backup") != 0 && harness_ms() - t0 < 6000)
         harness_nap(100);
     long long life = harness_ms() - t0;
-    cr_expect_eq(trio_info_int(T.ports[b], "carts_backup"), 0, "the orphan copy expired");
+    cr_expect_eq(topo_info_int(T.ports[b], "carts_backup"), 0, "the orphan copy expired");
     cr_expect_geq(life, 2900, "it lived %lld ms after the owner's death (TTL 3 s)", life);
     cr_expect_eq(trio_call(T.ports[b], "GET", path, NULL, NULL), 404);
     fprintf(stderr, "repl_ttl: orphan backup copy lived %lld ms after its owner's kill (TTL "

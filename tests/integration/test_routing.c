@@ -62,7 +62,8 @@ Test(routing, stateful_sessions_stick)
     cr_expect_eq(tagged, NSESS, "cart ids tagged with the serving instance: %d", tagged);
     for (int k = 0; k < NREP; k++) {
         cr_expect_gt(per[k], NSESS / 10, "stateful-%d got %d sessions", k + 1, per[k]);
-        cr_expect_eq(topo_info_carts(T.base[0] + k), per[k], "stateful-%d /info carts", k + 1);
+        cr_expect_eq(topo_info_int(T.base[0] + k, "carts"), per[k], "stateful-%d /info carts",
+                     k + 1);
     }
     topo_run_free(r);
 }
@@ -98,7 +99,7 @@ Test(routing, stateless_requests_spread)
                      "stateless-%d served %d of %d requests", k + 1,
                      atomic_load(&r->per_rep[k]), total);
     cr_expect_gt(all_reps, NSESS * 8 / 10, "only %d sessions met every replica", all_reps);
-    cr_expect_eq(topo_info_carts(T.base[1]), NSESS, "carts in redis (DBSIZE)");
+    cr_expect_eq(topo_info_int(T.base[1], "carts"), NSESS, "carts in redis (DBSIZE)");
     topo_run_free(r);
 }
 
@@ -147,7 +148,7 @@ Test(routing, stateful_kill_loses_nothing)
         per[r->s[i].rep]++;
     }
     for (int k = 0; k < NREP; k++) {
-        owned[k] = topo_info_carts(T.base[0] + k);
+        owned[k] = topo_info_int(T.base[0] + k, "carts");
         cr_assert_eq(owned[k], per[k], "stateful-%d holds %ld carts, sessions say %d",
                      k + 1, owned[k], per[k]);
     }
@@ -228,7 +229,7 @@ Test(routing, stateless_kill_loses_nothing)
     cr_expect_eq(atomic_load(&r->per_rep[1]), 0, "requests served by the dead replica");
     cr_expect_gt(atomic_load(&r->per_rep[0]), 0);
     cr_expect_gt(atomic_load(&r->per_rep[2]), 0);
-    cr_expect_eq(topo_info_carts(T.base[1]), NSESS, "carts in redis (DBSIZE)");
+    cr_expect_eq(topo_info_int(T.base[1], "carts"), NSESS, "carts in redis (DBSIZE)");
     topo_run_free(r);
 }
 
