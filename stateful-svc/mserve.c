@@ -195,14 +195,12 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
     char id[CART_ID_MAX + 1];
     const unsigned char *ext;
     size_t extlen;
-    struct idem_rec check;
-    idem_init(&check);
+    struct idem_rec rec;
+    idem_init(&rec);
     /* the cart and its whole record, both checked before anything changes */
     unsigned char *blob = blob_version(b, len) < 0 ? NULL
                         : mrec_cart_of(b, len, &len, &ext, &extlen);
-    bool ok = blob && cblob_id(blob, len, id) && idem_decode(&check, ext, extlen) == IDEM_OK;
-    idem_free(&check);
-    if (!ok) {
+    if (!blob || !cblob_id(blob, len, id) || idem_decode(&rec, ext, extlen) != IDEM_OK) {
         free(blob);
         return false;
     }
@@ -220,11 +218,8 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
         mt_reserve(&m->t, LONG_MAX);
         e = mt_insert(&m->t, sh, id, MT_OWNED, blob, len, now);
     }
-    if (e && !mrec_merge(&m->t, e, ext, extlen)) {
-        mt_drop(&m->t, sh, e);
-        e = NULL;
-    }
     if (e) {
+        mt_set_rec(&m->t, e, &rec);
         e->epoch = (uint32_t)epoch;
         e->owner_inc = m->inc;
         e->moved = true;
@@ -234,6 +229,7 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
             mstore_replicate(m, e, NULL, MS_FULL);
     }
     pthread_mutex_unlock(&sh->lock);
+    idem_free(&rec); /* when no entry took it */
     return e != NULL;
 }
 

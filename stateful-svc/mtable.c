@@ -117,6 +117,15 @@ void mt_set_blob(struct mtable *t, struct mt_entry *e, unsigned char *blob, size
     e->len = (uint32_t)len;
 }
 
+/* Give an entry the record r (taken; the old one is freed). */
+void mt_set_rec(struct mtable *t, struct mt_entry *e, struct idem_rec *r)
+{
+    atomic_fetch_add(&t->bytes, (long long)r->cap - (long long)e->rec.cap);
+    idem_free(&e->rec);
+    e->rec = *r;
+    idem_init(r);
+}
+
 /* Apply a peer's record blob to an entry's record, keeping the byte count right. */
 enum idem_status mt_rec_merge(struct mtable *t, struct mt_entry *e, const unsigned char *p,
                               size_t len)

@@ -80,6 +80,9 @@ struct mt_entry *mt_insert(struct mtable *t, struct mt_shard *sh, const char *id
 /* Replace an entry's blob (the old one is freed). */
 void mt_set_blob(struct mtable *t, struct mt_entry *e, unsigned char *blob, size_t len);
 
+/* Give an entry the record r (taken: r is empty afterwards; the old one is freed). */
+void mt_set_rec(struct mtable *t, struct mt_entry *e, struct idem_rec *r);
+
 /* Apply a peer's record blob to an entry's record (idem_merge), keeping the
  * byte count right. */
 enum idem_status mt_rec_merge(struct mtable *t, struct mt_entry *e, const unsigned char *p,
