@@ -148,13 +148,15 @@ bool mstore_create(struct mstore *m, struct store_req *q)
     return pending;
 }
 
-/* Bytes a change to a blob of len grows e by (with its record's new entry). */
-static long long mc_growth(const struct mt_entry *e, const struct store_req *q, size_t len)
+/* Would a change to a blob of len (with its record's new entry, keyed) grow
+ * e past MAX_MEMORY? */
+static bool mc_over_budget(const struct mstore *m, const struct mt_entry *e,
+                           const struct store_req *q, size_t len)
 {
     long long d = (long long)len - (long long)e->len;
     if (store_idem_keyed(&q->idem))
         d += (long long)(len + strlen(q->idem.key) + 32);
-    return d;
+    return m->max_memory > 0 && d > 0 && atomic_load(&m->t.bytes) + d > m->max_memory;
 }
 
 /* Apply q's change to an owned entry: its new blob and (keyed) the key
@@ -177,8 +179,7 @@ static enum store_status mc_change(struct mstore *m, struct mt_entry *e, struct 
         st = STORE_REJECTED;
     } else if (!(blob = cblob_encode(&c, NULL, 0, &len))) {
         st = STORE_ERROR;
-    } else if (m->max_memory > 0 && mc_growth(e, q, len) > 0 &&
-               atomic_load(&m->t.bytes) + mc_growth(e, q, len) > m->max_memory) {
+    } else if (mc_over_budget(m, e, q, len)) {
         snprintf(q->err, sizeof q->err, "MAX_MEMORY reached");
         st = STORE_CAPACITY;
     }
