@@ -70,8 +70,8 @@ static void rn_conn_serve(struct rnet *n, struct rnet_conn *c, const struct rpro
 /* Read an incoming connection's requests and answer them all with one write. */
 void rn_conn_event(struct rnet *n, struct rnet_conn *c, uint32_t ev)
 {
-    const char *why;
-    if ((ev & EPOLLIN) && !rn_recv(c->fd, &c->in, &why)) {
+    int err;
+    if ((ev & EPOLLIN) && !rn_recv(c->fd, &c->in, &err)) {
         rn_conn_close(n, c);
         return;
     }

@@ -64,9 +64,9 @@ void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why);
 /* Start a non-blocking connect of link l (once its name is resolved). */
 void rn_connect(struct rnet *n, struct rnet_link *l);
 
-/* Read what fd has (up to RN_READ bytes) onto the end of b; false when the
- * connection is over (closed, failed, out of memory: *why says which). */
-bool rn_recv(int fd, struct rproto_buf *b, const char **why);
+/* Read what fd has into b; false when the connection is over, with *err
+ * 0 for an orderly close, else the errno (ENOMEM: no room in b). */
+bool rn_recv(int fd, struct rproto_buf *b, int *err);
 
 /* Write what fits of b to fd; false on a broken connection. */
 bool rn_flush_buf(struct rnet *n, int fd, struct rproto_buf *b);

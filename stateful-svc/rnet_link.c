@@ -188,19 +188,18 @@ void rn_connect(struct rnet *n, struct rnet_link *l)
     pthread_mutex_unlock(&l->mu);
 }
 
-/* Read what fd has (up to RN_READ bytes) onto the end of b, without a copy;
- * false when the connection is over (*why says why). */
-bool rn_recv(int fd, struct rproto_buf *b, const char **why)
+/* Read what fd has into b; false when the connection is over (*err: 0 or errno). */
+bool rn_recv(int fd, struct rproto_buf *b, int *err)
 {
     if (!rproto_reserve(b, RN_READ)) {
-        *why = "out of memory";
+        *err = ENOMEM;
         return false;
     }
     ssize_t r = recv(fd, b->p + b->len, RN_READ, 0);
     if (r > 0)
         b->len += (size_t)r;
     if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-        *why = r == 0 ? "closed" : strerror(errno);
+        *err = r == 0 ? 0 : errno;
         return false;
     }
     return true;
@@ -341,16 +340,14 @@ static size_t rn_link_decode(struct rnet *n, struct rnet_link *l, size_t *off,
  * HTTP threads queueing changes contended for). */
 static void rn_link_read(struct rnet *n, struct rnet_link *l)
 {
-    const char *why = NULL;
-    errno = 0;
-    if (!rn_recv(l->fd, &l->in, &why)) {
+    int err;
+    if (!rn_recv(l->fd, &l->in, &err)) {
         /* a peer that said it drains, then closes (or resets) the link, has
          * handed its carts off and exited: gone, not alive behind a stall */
-        bool closed = !strcmp(why, "closed") || errno == ECONNRESET;
         pthread_mutex_lock(&l->mu);
-        bool left = l->left = closed && l->draining;
+        bool left = l->left = (err == 0 || err == ECONNRESET) && l->draining;
         pthread_mutex_unlock(&l->mu);
-        rn_link_down(n, l, left ? "left after draining" : why);
+        rn_link_down(n, l, left ? "left after draining" : err ? strerror(err) : "closed");
         return;
     }
     size_t off = 0;
