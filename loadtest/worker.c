@@ -423,11 +423,8 @@ void *worker_run(void *arg)
         worker_events(w, evs, worker_wait(w, evs, wait));
     }
     w->end_ns = worker_now_ns();
-    for (int u = 0; u < w->count; u++) /* a session still failing at the end */
-        if (w->users[u].failing_ns) {
-            w->users[u].intended_ns = w->users[u].failing_ns;
-            worker_outage(w, &w->users[u], true, w->end_ns);
-        }
+    for (int u = 0; u < w->count; u++) /* a session still failing at the end: until then */
+        worker_outage(w, &w->users[u], true, w->end_ns);
     if (w->o->verify && !atomic_load(w->stop))
         worker_verify(w);
     for (int u = 0; u < w->count; u++)
