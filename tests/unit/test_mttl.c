@@ -10,32 +10,22 @@
 
 #include "cblob.h"
 #include "idem.h"
+#include "mfix.h"
 #include "mstore.h"
 #include "store_mem.h"
 
 #define ID "rep2-AAAAAAAAAAAAAAAAAAAAAA"    /* a cart created by rep2 */
 #define ID2 "rep3-CCCCCCCCCCCCCCCCCCCCCC"   /* one created by rep3 */
 
-static struct store S;
 static struct mstore *M;
 
-/* .init: a memory store tagged rep1, TTL 60 s. */
+/* .init: the fixture's memory store, tagged rep1. */
 static void setup(void)
 {
-    struct store_mem_cfg c = {.ttl = 60, .max_carts = 100, .max_items = 10, .tag = "rep1"};
-    char err[128];
-    cr_assert_eq(store_mem_open(&c, &S, err, sizeof err), 0, "%s", err);
-    M = S.self;
-    M->inc = 1111;
+    M = mfix_open();
 }
 
-/* .fini */
-static void teardown(void)
-{
-    S.ops->destroy(S.self);
-}
-
-TestSuite(mttl, .init = setup, .fini = teardown);
+TestSuite(mttl, .init = setup, .fini = mfix_close);
 
 /* Keep a backup copy of cart id from owner inc at epoch (a full copy: the
  * cart and its empty key record). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cblob.h"
+#include "mfix.h"
 #include "mstore.h"
 #include "scall.h"
 #include "store_mem.h"
@@ -16,26 +17,15 @@
 #define ID "rep2-AAAAAAAAAAAAAAAAAAAAAA"    /* a cart created by rep2 */
 #define MINE "rep1-BBBBBBBBBBBBBBBBBBBBBB"  /* one created here (rep1) */
 
-static struct store S;
 static struct mstore *M;
 
-/* .init: a memory store tagged rep1. */
+/* .init: the fixture's memory store, tagged rep1. */
 static void setup(void)
 {
-    struct store_mem_cfg c = {.ttl = 60, .max_carts = 100, .max_items = 10, .tag = "rep1"};
-    char err[128];
-    cr_assert_eq(store_mem_open(&c, &S, err, sizeof err), 0, "%s", err);
-    M = S.self;
-    M->inc = 1111;
+    M = mfix_open();
 }
 
-/* .fini */
-static void teardown(void)
-{
-    S.ops->destroy(S.self);
-}
-
-TestSuite(ownership, .init = setup, .fini = teardown);
+TestSuite(ownership, .init = setup, .fini = mfix_close);
 
 /* A PUT message of cart id at version v, from owner inc at epoch, with ext
  * (an idem blob) as its extra. */
@@ -174,7 +164,7 @@ Test(ownership, an_owner_is_fenced_by_a_newer_epoch)
     int role;
     uint32_t ep;
     cart_init(&c, "");
-    cr_assert_eq(scall_create(&S, MINE, NULL, &c, NULL, 0), STORE_OK);
+    cr_assert_eq(scall_create(&mfix_store, MINE, NULL, &c, NULL, 0), STORE_OK);
     cr_expect_eq(held(MINE, &role, &ep), 0);
     cr_expect_eq(role, MT_OWNED);
     cr_expect_eq(ep, 1);
@@ -197,7 +187,7 @@ Test(ownership, take_rules)
     cr_expect_eq(r.type, RP_REFUSE);
     cr_expect_eq(r.code, RPR_NOT_FOUND);
     /* our own cart, here and not draining: the balancer sends its sessions here */
-    cr_assert_eq(scall_create(&S, MINE, NULL, &c, NULL, 0), STORE_OK);
+    cr_assert_eq(scall_create(&mfix_store, MINE, NULL, &c, NULL, 0), STORE_OK);
     mstore_take(M, MINE, 77, -1, &r, &blob);
     cr_expect_eq(r.type, RP_REFUSE);
     cr_expect_eq(r.code, RPR_OWNER_ALIVE);
@@ -229,14 +219,14 @@ Test(ownership, a_request_promotes_a_backup_whose_owner_is_gone)
     uint32_t ep;
     cart_init(&c, "");
     cr_assert_eq(put(ID, 3, 5, 42), RPA_OK);
-    cr_expect_eq(scall_get(&S, ID, &c, NULL, 0), STORE_OK);
+    cr_expect_eq(scall_get(&mfix_store, ID, &c, NULL, 0), STORE_OK);
     cr_expect_eq(c.version, 3);
     cr_expect_eq(held(ID, &role, &ep), 3);
     cr_expect_eq(role, MT_OWNED);
     cr_expect_eq(ep, 6, "the takeover moved the epoch");
     struct cart_change chg = {.op = CART_OP_ADD, .sku = "A", .qty = 1, .price = 5,
                               .has_price = true, .if_match = -1};
-    cr_expect_eq(scall_change(&S, ID, &chg, NULL, &c, NULL, NULL, 0), STORE_OK);
+    cr_expect_eq(scall_change(&mfix_store, ID, &chg, NULL, &c, NULL, NULL, 0), STORE_OK);
     cr_expect_eq(c.version, 4);
     cart_free(&c);
 }
@@ -245,10 +235,10 @@ Test(ownership, without_peers_a_foreign_tag_is_misdirected)
 {
     struct store_req q = {.op = STORE_OP_GET, .if_match = -1};
     snprintf(q.id, sizeof q.id, ID);
-    cr_expect_eq(scall_run(&S, &q), STORE_MISDIRECTED);
+    cr_expect_eq(scall_run(&mfix_store, &q), STORE_MISDIRECTED);
     cr_expect_str_eq(q.owner, "rep2");
     snprintf(q.id, sizeof q.id, MINE);
-    cr_expect_eq(scall_run(&S, &q), STORE_NOT_FOUND);
+    cr_expect_eq(scall_run(&mfix_store, &q), STORE_NOT_FOUND);
 }
 
 Test(ownership, a_handoff_makes_this_replica_the_owner)
