@@ -1,6 +1,7 @@
 # shellcheck shell=bash disable=SC2034,SC2154
 # settings.sh: cartpair-local's settings: checks, a free block of ports,
-# topology.env (saved by up, read by the other commands) and haproxy.cfg.
+# topology.env (saved by up, read by the other commands), haproxy.cfg and the
+# banner 'up' prints.
 # Sourced by deploy/local/cartpair-local, whose settings (RUN_DIR, the *_PORT
 # variables, REDIS_MODE, ...) and die/info it uses.
 
@@ -90,7 +91,7 @@ save_settings() {
         for v in REPLICAS BIN_DIR STATEFUL_PORT STATELESS_PORT STATS_PORT STATEFUL_BASE_PORT \
                  STATELESS_BASE_PORT REDIS_PORT REPLICATION REPL_PORT_OFFSET REDIS_MODE SENTINEL_BASE_PORT REDIS_MASTER_NAME \
                  REDIS_WAIT_REPLICAS HAPROXY_BIN REDIS_BIN SENTINEL_BIN SVC_WRAPPER REDIS_WRAPPER \
-                 REDIS_UNIX_REPLICAS REDIS_APPENDONLY STOP_WAIT_SECONDS "${PASS_VARS[@]}"; do
+                 REDIS_UNIX_REPLICAS REDIS_APPENDONLY STOP_WAIT_SECONDS ADMIN_SOCK "${PASS_VARS[@]}"; do
             if [ -n "${!v+x}" ]; then printf '%s=%q\n' "$v" "${!v}"; fi
         done
     } >"$RUN_DIR/topology.env"
@@ -133,8 +134,49 @@ write_haproxy_cfg() {
                 *)
                     line=${line//@STATEFUL_PORT@/$STATEFUL_PORT}
                     line=${line//@STATELESS_PORT@/$STATELESS_PORT}
+                    line=${line//@ADMIN_SOCK@/$ADMIN_SOCK}
                     echo "${line//@STATS_PORT@/$STATS_PORT}" ;;
             esac
         done <"$SCRIPT_DIR/haproxy.cfg.in"
     } >"$RUN_DIR/haproxy.cfg"
+}
+
+# ---- the banner -------------------------------------------------------------------
+
+# Print where everything is and how to try it.
+print_banner() {
+    local jar="$RUN_DIR/cookies.txt" me=$0
+    [ "$RUN_DIR" = "$REPO_ROOT/run/local" ] || me="$me --run-dir $RUN_DIR"
+    cat <<EOF
+cartpair topology is up: $REPLICAS + $REPLICAS replicas, $(redis_banner)
+  stateful-svc  (cookie affinity): http://127.0.0.1:$STATEFUL_PORT
+  stateless-svc (round robin):     http://127.0.0.1:$STATELESS_PORT
+  HAProxy stats:                   http://127.0.0.1:$STATS_PORT/
+  logs, pid files, haproxy.cfg:    $RUN_DIR
+
+Try it (the cookie jar keeps both the cart cookie and HAProxy's SRV cookie):
+  curl -si -c $jar -b $jar -X POST http://127.0.0.1:$STATEFUL_PORT/carts
+  curl -si -c $jar -b $jar -H 'Content-Type: application/json' \\
+       -d '{"sku":"BOOK-42","qty":2,"unit_price_cents":1999}' http://127.0.0.1:$STATEFUL_PORT/cart/items
+  curl -si -c $jar -b $jar http://127.0.0.1:$STATEFUL_PORT/cart    # same X-Instance every time
+  The same three against :$STATELESS_PORT spread over stateless-1..$REPLICAS.
+
+Watch a replica die:  $me kill stateful-1     then the curl above again
+                      $me restart stateful-1
+                      $me status    |    $me logs -f haproxy
+EOF
+    if [ "$REDIS_MODE" = ha ]; then
+        echo "Watch a failover:     $me kill redis-primary    then $me status"
+    fi
+}
+
+# One line about the Redis side, for the banner.
+redis_banner() {
+    if [ "$REDIS_MODE" = ha ]; then
+        echo "redis primary + 2 replicas on 127.0.0.1:$REDIS_PORT-$((REDIS_PORT + HA_NODES - 1))," \
+             "sentinels on $(sentinel_list) (master $REDIS_MASTER_NAME)," \
+             "REDIS_WAIT_REPLICAS=$REDIS_WAIT_REPLICAS"
+    else
+        echo "redis on 127.0.0.1:$REDIS_PORT (AOF)"
+    fi
 }
