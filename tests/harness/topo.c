@@ -43,7 +43,7 @@ static void build_env(struct topo *t)
     const char *names[] = { "RUN_DIR", "BIN_DIR", "STATEFUL_PORT", "STATELESS_PORT",
                             "STATS_PORT", "REDIS_PORT", "STATEFUL_BASE_PORT",
                             "STATELESS_BASE_PORT", "REPLICAS", "LOG_LEVEL", "THREADS",
-                            "REPL_PORT_OFFSET" };
+                            "REPL_PORT_OFFSET", "REPLICATION" };
     snprintf(t->envbuf[k++], 1100, "RUN_DIR=%s", t->dir);
     snprintf(t->envbuf[k++], 1100, "BIN_DIR=%s", t->bin_dir);
     snprintf(t->envbuf[k++], 1100, "STATEFUL_PORT=%d", t->fe[0]);
@@ -56,6 +56,7 @@ static void build_env(struct topo *t)
     snprintf(t->envbuf[k++], 1100, "LOG_LEVEL=warn");
     snprintf(t->envbuf[k++], 1100, "THREADS=2");
     snprintf(t->envbuf[k++], 1100, "REPL_PORT_OFFSET=%d", TOPO_NREP);
+    snprintf(t->envbuf[k++], 1100, "REPLICATION=sync");
     for (int i = 0; i < k; i++)
         t->envp[n++] = t->envbuf[i];
     for (int i = 0; environ[i] && n < TOPO_NENV - 1; i++) {
@@ -79,7 +80,7 @@ static void close_fds(void)
 }
 
 /* In a forked child: output to the run dir's log, no inherited fds, exec the script. */
-static void exec_script(struct topo *t, const char *cmd, const char *arg)
+static void exec_script(struct topo *t, const char *cmd, const char *arg, const char *arg2)
 {
     close_fds();
     char log[300];
@@ -96,17 +97,18 @@ static void exec_script(struct topo *t, const char *cmd, const char *arg)
         close(fd);
     if (devnull > 2)
         close(devnull);
-    char *argv[] = { "bash", t->script, (char *)cmd, (char *)arg, NULL };
+    char *argv[] = { "bash", t->script, (char *)cmd, (char *)arg, (char *)(arg ? arg2 : NULL),
+                     NULL };
     execvpe("bash", argv, t->envp);
     _exit(127);
 }
 
-/* Run "cartpair-local cmd [arg]", bounded by 30 s; its exit code, -1 on a hang. */
-int topo_script(struct topo *t, const char *cmd, const char *arg)
+/* Run "cartpair-local cmd [arg [arg2]]", bounded by 30 s; its exit code, -1 on a hang. */
+int topo_script2(struct topo *t, const char *cmd, const char *arg, const char *arg2)
 {
     pid_t pid = fork();
     if (pid == 0)
-        exec_script(t, cmd, arg);
+        exec_script(t, cmd, arg, arg2);
     if (pid < 0)
         return -1;
     int st = 0;
@@ -116,6 +118,12 @@ int topo_script(struct topo *t, const char *cmd, const char *arg)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     return -1;
+}
+
+/* Run "cartpair-local cmd [arg]", bounded by 30 s; its exit code, -1 on a hang. */
+int topo_script(struct topo *t, const char *cmd, const char *arg)
+{
+    return topo_script2(t, cmd, arg, NULL);
 }
 
 /* A child that runs 'down' when this process dies without tearing down (crash, timeout). */
@@ -135,7 +143,7 @@ static void start_reaper(struct topo *t)
         int sig;
         sigwait(&set, &sig);
     }
-    exec_script(t, "down", NULL);
+    exec_script(t, "down", NULL, NULL);
 }
 
 /* Print the tail of one file of the run dir to stderr. */

@@ -39,6 +39,9 @@ void topo_down(struct topo *t);
 /* Run "cartpair-local cmd [arg]", bounded by 30 s; its exit code, -1 on a hang. */
 int topo_script(struct topo *t, const char *cmd, const char *arg);
 
+/* The same with a second argument ("flap", "stateful-2", "6"). */
+int topo_script2(struct topo *t, const char *cmd, const char *arg, const char *arg2);
+
 /* Replica index from an X-Instance such as "stateless-2"; -1 when not one of ours. */
 int topo_rep_of(const char *inst);
 
