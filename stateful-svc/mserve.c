@@ -23,6 +23,35 @@ static int64_t blob_version(const unsigned char *b, size_t len)
     return v;
 }
 
+/* Remember a cart given away with no copy kept, for MS_GAVE_MS. */
+void mstore_gave(struct mstore *m, const char *id, uint64_t to, uint32_t epoch)
+{
+    pthread_mutex_lock(&m->gave_mu);
+    struct mstore_gave *g = &m->gave[m->gave_next++ % (sizeof m->gave / sizeof m->gave[0])];
+    snprintf(g->id, sizeof g->id, "%s", id);
+    g->to = to;
+    g->epoch = epoch;
+    g->at_ms = mt_now_ms();
+    pthread_mutex_unlock(&m->gave_mu);
+}
+
+/* Was cart id given away in the last MS_GAVE_MS? */
+bool mstore_gave_lately(struct mstore *m, const char *id, uint64_t *to, uint32_t *epoch)
+{
+    bool hit = false;
+    int64_t now = mt_now_ms();
+    pthread_mutex_lock(&m->gave_mu);
+    for (size_t i = 0; i < sizeof m->gave / sizeof m->gave[0] && !hit; i++) {
+        const struct mstore_gave *g = &m->gave[i];
+        if ((hit = g->at_ms > 0 && now - g->at_ms < MS_GAVE_MS && !strcmp(g->id, id))) {
+            *to = g->to;
+            *epoch = g->epoch;
+        }
+    }
+    pthread_mutex_unlock(&m->gave_mu);
+    return hit;
+}
+
 /* Does a message of (epoch, inc) speak for the current owner of e? */
 static bool mserve_current(const struct mt_entry *e, uint64_t epoch, uint64_t inc)
 {
@@ -117,7 +146,15 @@ void mstore_lookup(struct mstore *m, const char *id, struct rproto_msg *reply)
     struct mt_shard *sh = mt_shard(&m->t, id);
     pthread_mutex_lock(&sh->lock);
     struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
+    uint64_t to;
+    uint32_t epoch;
     reply->type = e ? RP_FOUND : RP_NONE;
+    if (!e && mstore_gave_lately(m, id, &to, &epoch)) { /* as a copy of its new owner's */
+        reply->type = RP_FOUND;
+        reply->epoch = epoch;
+        reply->inc = to;
+        reply->code = RPROLE_BACKUP | RPROLE_MOVED;
+    }
     if (e) {
         reply->epoch = e->epoch;
         reply->inc = e->owner_inc;
@@ -127,23 +164,24 @@ void mstore_lookup(struct mstore *m, const char *id, struct rproto_msg *reply)
             snprintf(reply->tag, sizeof reply->tag, "%s", m->tag);
     }
     pthread_mutex_unlock(&sh->lock);
-    if (e && (reply->code & RPROLE_BACKUP) && !repl_alive(m->repl, reply->inc, reply->tag))
+    if (reply->type == RP_FOUND && (reply->code & RPROLE_BACKUP) &&
+        !repl_alive(m->repl, reply->inc, reply->tag))
         reply->tag[0] = '\0';
 }
 
-/* May this replica give cart e away to a peer that asks? */
+/* May this replica give cart e away to a peer that asks (0xff: yes)? An
+ * owner gives it whenever a peer asks, for the balancer sent the session
+ * there (readiness, a pre-stop pause, a scale-down): the cart follows its
+ * session. But not while a synchronous change of it waits for the backup's
+ * ack: its client would get an answer the new owner's epoch makes stale. */
 static uint8_t mserve_may_give(struct mstore *m, const struct mt_entry *e)
 {
-    char idtag[ID_TAG_MAX + 1] = "";
     if (e->role == MT_HANDING)
         return RPR_BUSY;
     if (e->role == MT_BACKUP)
         return repl_alive(m->repl, e->owner_inc, NULL) ? RPR_OWNER_ALIVE : 0xff;
-    id_tag_of(e->id, idtag, sizeof idtag);
-    /* never moved from the replica that created it, which the balancer's
-     * cookie names: the asker was sent by mistake (it answers 421) */
-    if (!e->moved && !strcmp(idtag, m->tag) && !atomic_load(&m->draining))
-        return RPR_OWNER_ALIVE;
+    if (repl_settling(m->repl, e->id))
+        return RPR_SETTLING;
     return 0xff;
 }
 
@@ -161,7 +199,11 @@ void mstore_take(struct mstore *m, const char *id, uint64_t inc, int slot,
         mt_drop(&m->t, sh, e); /* its owner asks: the owner's copy expired, so the cart did */
         e = NULL;
     }
-    uint8_t why = e ? mserve_may_give(m, e) : RPR_NOT_FOUND;
+    uint64_t to;
+    uint32_t given_epoch;
+    uint8_t why = e ? mserve_may_give(m, e)
+                : mstore_gave_lately(m, id, &to, &given_epoch) && repl_alive(m->repl, to, NULL)
+                ? RPR_OWNER_ALIVE : RPR_NOT_FOUND;
     size_t bloblen = 0;
     if (e && why == 0xff && (*blob = mrec_wire(e, MS_FULL, &bloblen))) {
         int old_backup = e->role == MT_OWNED ? e->backup : MT_NO_PEER;
@@ -173,6 +215,7 @@ void mstore_take(struct mstore *m, const char *id, uint64_t inc, int slot,
         reply->blob = *blob;
         reply->bloblen = bloblen;
         if (repl_mode(m->repl) == REPL_OFF && e->role == MT_OWNED) { /* one copy only */
+            mstore_gave(m, id, inc, e->epoch);
             mt_drop(&m->t, sh, e);
         } else {
             mt_set_role(&m->t, e, MT_BACKUP);

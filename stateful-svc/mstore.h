@@ -40,10 +40,25 @@ struct mstore {
     struct util_ticker sweeper;   /* mem_sweep_tick every sweep_ms (zeroed: none) */
     atomic_long touches_sent;     /* TOUCHes sent to backups (mttl.c) */
     atomic_long expiry_dels;      /* DELs sent to backups for expired carts (mttl.c) */
+    pthread_mutex_t gave_mu;      /* guards gave */
+    struct mstore_gave {          /* carts given away lately in off mode (no copy kept) */
+        char id[CART_ID_MAX + 1];
+        uint64_t to;              /* the new owner's incarnation */
+        uint32_t epoch;
+        int64_t at_ms;
+    } gave[64];
+    unsigned gave_next;
 };
 
-/* Run q on this store; may_lookup false after a lookup (no second one). */
-void mstore_run(struct mstore *m, struct store_req *q, bool may_lookup);
+/* How long a cart given away in off mode is still answered for (its grant in flight). */
+#define MS_GAVE_MS 2000
+
+/* Lookups a request may make: the first, then more only while the cart is
+ * on the move between live replicas (a copy whose live owner is elsewhere). */
+#define MS_LOOKUPS 8
+
+/* Run q on this store, with `lookups` lookups left (MS_LOOKUPS: none made yet). */
+void mstore_run(struct mstore *m, struct store_req *q, int lookups);
 
 /* POST /carts (q->id drawn): a new owned cart, copied to its backup; sets
  * q->st and returns true when q waits for the backup (else complete it). */
@@ -66,6 +81,13 @@ bool mstore_replicate(struct mstore *m, struct mt_entry *e, struct store_req *q,
 /* A peer's PUT/DEL: keep, replace or drop a backup copy; an enum rproto_ack. */
 uint8_t mstore_put(struct mstore *m, const struct rproto_msg *msg);
 uint8_t mstore_del(struct mstore *m, const struct rproto_msg *msg);
+
+/* A cart given away with no copy kept (off mode): remember it a moment, so
+ * that a peer's lookup while the grant is in flight hears of its new owner. */
+void mstore_gave(struct mstore *m, const char *id, uint64_t to, uint32_t epoch);
+
+/* Was cart id given away in the last MS_GAVE_MS (off mode)? To whom, at which epoch. */
+bool mstore_gave_lately(struct mstore *m, const char *id, uint64_t *to, uint32_t *epoch);
 
 /* A peer's LOOKUP: fill reply with RP_FOUND or RP_NONE. */
 void mstore_lookup(struct mstore *m, const char *id, struct rproto_msg *reply);

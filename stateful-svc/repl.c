@@ -19,6 +19,8 @@ struct repl_lookup {
     struct store_req *q;
     atomic_int waiting;           /* LOOKUPs not yet answered (+1 while sending) */
     int best;                     /* the slot to take the cart from, -1 none */
+    int tries;                    /* TAKEs refused while the owner settled its changes */
+    int left;                     /* lookups q may make after this one */
     bool best_owner;
     bool best_moved;
     uint64_t best_epoch;
@@ -36,7 +38,19 @@ struct repl {
     pthread_cond_t cv;
     long handoffs;                /* handoffs sent, not yet answered */
     atomic_ullong acks;
+    atomic_ullong taken;          /* carts taken from a peer (TAKE granted) */
 };
+
+#define REPL_TAKE_TRIES 200       /* TAKEs of a cart whose owner settles its changes */
+#define REPL_BACK_MS 5000         /* readiness waits this long at most for a peer to link back */
+
+/* Ask the peer of lk->best for the cart; false when its link is down. */
+static bool repl_take(struct repl *r, struct repl_lookup *lk)
+{
+    struct rproto_msg take = {.type = RP_TAKE};
+    snprintf(take.id, sizeof take.id, "%s", lk->q->id);
+    return rnet_send(r->net, lk->best, &take, RW_TAKE, lk->q, lk, lk->q->id);
+}
 
 /* Complete q with st. */
 static void repl_complete(struct store_req *q, enum store_status st, const char *why)
@@ -64,18 +78,13 @@ static void repl_serve(void *ud, uint64_t inc, int slot, const struct rproto_msg
     }
 }
 
-/* Decide a finished lookup: 421, take the cart over, or not found. */
+/* Decide a finished lookup: take the cart over, or not found. A live owner
+ * gives its cart too (the balancer moved the session here: a readiness
+ * blip, a pre-stop pause, a scale-down), so the cart follows its session
+ * and stickiness is only a speed-up. */
 static void repl_lookup_end(struct repl *r, struct repl_lookup *lk)
 {
-    char idtag[ID_TAG_MAX + 1] = "";
     struct store_req *q = lk->q;
-    id_tag_of(q->id, idtag, sizeof idtag);
-    if (lk->best >= 0 && lk->best_owner && !lk->best_moved && !strcmp(lk->best_tag, idtag)) {
-        snprintf(q->owner, sizeof q->owner, "%s", lk->best_tag);
-        free(lk);
-        repl_complete(q, STORE_MISDIRECTED, NULL);
-        return;
-    }
     log_msg(LOG_DEBUG, "lookup", "cart %s: best slot %d owner %d tag %s", q->id, lk->best,
             lk->best_owner, lk->best_tag);
     /* a backup copy here, as new as any elsewhere: promote it (owner dead)
@@ -90,14 +99,11 @@ static void repl_lookup_end(struct repl *r, struct repl_lookup *lk)
         repl_complete(q, STORE_UNAVAILABLE, "a peer is unreachable since a moment; retry");
         return;
     }
-    if (lk->best >= 0) {
-        struct rproto_msg take = {.type = RP_TAKE};
-        snprintf(take.id, sizeof take.id, "%s", q->id);
-        if (rnet_send(r->net, lk->best, &take, RW_TAKE, q, lk, q->id))
-            return;
-    }
+    if (lk->best >= 0 && repl_take(r, lk))
+        return;
+    int left = lk->left;
     free(lk);
-    mstore_run(r->m, q, false);
+    mstore_run(r->m, q, left);
 }
 
 /* One LOOKUP answered (msg NULL: the link died). */
@@ -119,21 +125,37 @@ static void repl_found(struct repl *r, struct rnet_link *l, struct repl_lookup *
         repl_lookup_end(r, lk);
 }
 
-/* The answer to a TAKE (msg NULL: the link died). */
+/* The answer to a TAKE (msg NULL: the link died). An owner that still
+ * waits for its backup's ack of a synchronous change of the cart gives it
+ * only once that change is settled (so that its answer is final): ask
+ * again, a bounded number of times (each ask is a round trip). */
 static void repl_taken(struct repl *r, struct rnet_link *l, struct repl_lookup *lk,
                        const struct rproto_msg *msg)
 {
     struct store_req *q = lk->q;
+    int left = lk->left;
+    if (msg && msg->type == RP_REFUSE && msg->code == RPR_SETTLING &&
+        ++lk->tries < REPL_TAKE_TRIES && repl_take(r, lk))
+        return;
     free(lk);
     if (msg && msg->type == RP_GRANT) {
         mstore_granted(r->m, msg, l->slot);
         log_msg(LOG_DEBUG, "takeover", "cart %s from %s, epoch %llu", q->id, l->tag,
                 (unsigned long long)msg->epoch);
-        mstore_run(r->m, q, false);
+        atomic_fetch_add(&r->taken, 1);
+        mstore_run(r->m, q, left);
+        return;
+    }
+    /* the holder gave it on meanwhile, or it is a copy whose owner lives
+     * elsewhere (a grant in flight): ask again who holds it */
+    bool moved = msg && msg->type == RP_REFUSE &&
+                 (msg->code == RPR_NOT_FOUND || msg->code == RPR_OWNER_ALIVE);
+    if (moved && left > 0) {
+        repl_lookup(r, q, left);
         return;
     }
     if (msg && msg->type == RP_REFUSE && msg->code == RPR_NOT_FOUND) {
-        mstore_run(r->m, q, false);
+        mstore_run(r->m, q, 0);
         return;
     }
     if (msg && msg->type == RP_REFUSE && msg->code == RPR_BUSY) {
@@ -217,7 +239,7 @@ static void repl_lost(void *ud, int slot)
 }
 
 /* Find who holds q's cart among the live peers; take it over, or answer. */
-void repl_lookup(struct repl *r, struct store_req *q)
+void repl_lookup(struct repl *r, struct store_req *q, int lookups)
 {
     if (!rnet_settled(r->net)) { /* a peer not reached yet may hold the cart */
         repl_complete(q, STORE_UNAVAILABLE, "the peers are not reached yet; retry");
@@ -230,6 +252,7 @@ void repl_lookup(struct repl *r, struct store_req *q)
     }
     lk->q = q;
     lk->best = -1;
+    lk->left = lookups > 0 ? lookups - 1 : 0;
     atomic_init(&lk->waiting, 1); /* held until every LOOKUP is out */
     size_t n;
     rnet_links(r->net, &n);
@@ -338,6 +361,26 @@ static void repl_wait_handoffs(struct repl *r, long long deadline_ms)
     }
 }
 
+/* Wait (no live peer) while a peer that linked to us has no live link of
+ * ours yet: a replica that just started, which a rollout stops us for, and
+ * whose name or address we have not reached yet. True once a peer is live. */
+static bool repl_wait_peer(struct repl *r, long long deadline_ms)
+{
+    bool said = false;
+    while (mt_now_ms() < deadline_ms && rnet_unlinked(r->net) > 0) {
+        struct repl_stats rs;
+        repl_stats(r, &rs);
+        if (rs.peers_live > 0)
+            return true;
+        if (!said)
+            log_msg(LOG_INFO, "handoff", "waiting for a peer that linked to us");
+        said = true;
+        struct timespec nap = {.tv_nsec = 50 * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    return false;
+}
+
 /* Draining: tell the peers, hand every owned cart away, acknowledged. */
 void repl_drain(struct repl *r, long long deadline_ms)
 {
@@ -345,7 +388,7 @@ void repl_drain(struct repl *r, long long deadline_ms)
     for (int round = 0; round < 50 && mt_now_ms() < deadline_ms; round++) {
         struct repl_stats rs;
         repl_stats(r, &rs);
-        if (rs.peers_live == 0) {
+        if (rs.peers_live == 0 && !repl_wait_peer(r, deadline_ms)) {
             log_msg(LOG_WARN, "handoff", "no live peer: %ld carts stay here",
                     atomic_load(&r->m->t.owned));
             return;
@@ -432,6 +475,18 @@ bool repl_settled(struct repl *r)
     return !r || rnet_settled(r->net);
 }
 
+/* Ready for traffic: every peer tried, and the live ones linked back. */
+bool repl_ready(struct repl *r)
+{
+    return !r || rnet_ready(r->net, REPL_BACK_MS);
+}
+
+/* Is a synchronous change of cart id waiting for its backup's ack? */
+bool repl_settling(struct repl *r, const char *id)
+{
+    return r && rnet_pending_for(r->net, id);
+}
+
 /* The mode. */
 enum repl_mode repl_mode(const struct repl *r)
 {
@@ -444,6 +499,7 @@ void repl_stats(struct repl *r, struct repl_stats *out)
     memset(out, 0, sizeof *out);
     rnet_counters(r->net, &out->bytes_sent, &out->msgs_sent);
     out->acks = atomic_load(&r->acks);
+    out->taken = atomic_load(&r->taken);
     size_t n;
     struct rnet_link *ls = rnet_links(r->net, &n);
     int64_t now = mt_now_ms();

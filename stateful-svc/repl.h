@@ -48,6 +48,7 @@ struct repl_cfg {
 
 struct repl_stats {
     uint64_t bytes_sent, msgs_sent, acks, lag_max_ms;
+    uint64_t taken;               /* carts taken over from a peer (its grant) */
     long pending;                 /* requests sent and not yet answered */
     int peers_live, peers;
 };
@@ -66,6 +67,15 @@ uint64_t repl_inc(const struct repl *r);
 
 /* True once every peer was tried at least once (membership known); NULL: true. */
 bool repl_settled(struct repl *r);
+
+/* True once every peer was tried and each live one linked back to this
+ * replica (or had a few seconds to): a peer stopped right after can hand
+ * its carts here. NULL: true. */
+bool repl_ready(struct repl *r);
+
+/* Does a synchronous change of cart id wait for its backup's ack (the
+ * owner gives the cart away only once it is settled)? NULL: false. */
+bool repl_settling(struct repl *r, const char *id);
 
 /* The mode. */
 enum repl_mode repl_mode(const struct repl *r);
@@ -90,12 +100,14 @@ bool repl_send(struct repl *r, int slot, struct rproto_msg *m, enum repl_wait w,
 size_t repl_send_many(struct repl *r, int slot, struct rproto_msg *const *ms,
                       const int *waits, size_t count);
 
-/* Find who holds q's cart among the live peers and take it over, or answer
- * 421/404; completes q (maybe through the store again). */
-void repl_lookup(struct repl *r, struct store_req *q);
+/* Find who holds q's cart among the live peers and take it over (from its
+ * live owner too), or answer 404; completes q (maybe through the store
+ * again, with lookups - 1 lookups left). */
+void repl_lookup(struct repl *r, struct store_req *q, int lookups);
 
 /* Draining: tell the peers, hand every owned cart to a live peer (data and
- * ownership, acknowledged); returns when done or at deadline_ms. */
+ * ownership, acknowledged; with no live peer, wait for one that linked to
+ * us); returns when done or at deadline_ms. */
 void repl_drain(struct repl *r, long long deadline_ms);
 
 /* Counters for /info and /metrics. */

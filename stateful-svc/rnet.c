@@ -30,10 +30,36 @@ static void rn_reconnect(struct rnet *n)
             rn_connect(n, &n->links[i]);
 }
 
+/* A peer we have no live link to said HELLO: try every down link now
+ * (its name again too), not at its next retry, up to 2 s away. */
+void rn_kick(struct rnet *n)
+{
+    int64_t now = mt_now_ms();
+    for (size_t i = 0; i < n->n; i++) {
+        struct rnet_link *l = &n->links[i];
+        pthread_mutex_lock(&l->mu);
+        if (l->state == RL_DOWN && l->next_try_ms > now)
+            l->next_try_ms = now;
+        pthread_mutex_unlock(&l->mu);
+    }
+    rn_reconnect(n);
+}
+
+/* Count the incoming connections of peers that no live link reaches. */
+static void rn_count_unlinked(struct rnet *n)
+{
+    int k = 0;
+    for (struct rnet_conn *c = n->conns; c; c = c->next)
+        if (!c->dead && c->inc != 0 && c->inc != n->cfg.inc && rn_slot_of(n, c->inc) < 0)
+            k++;
+    atomic_store(&n->unlinked, k);
+}
+
 /* Reconnect, ping idle links, kill links whose oldest request is overdue. */
 static void rn_tick(struct rnet *n)
 {
     rn_reconnect(n);
+    rn_count_unlinked(n);
     int64_t now = mt_now_ms();
     for (size_t i = 0; i < n->n; i++) {
         struct rnet_link *l = &n->links[i];
@@ -236,6 +262,42 @@ bool rnet_settled(struct rnet *n)
         pthread_mutex_unlock(&n->links[i].mu);
     }
     return all;
+}
+
+/* Ready: settled, and every live peer linked back (or had back_ms to). */
+bool rnet_ready(struct rnet *n, int back_ms)
+{
+    if (!rnet_settled(n))
+        return false;
+    int64_t now = mt_now_ms();
+    bool ready = true;
+    for (size_t i = 0; i < n->n && ready; i++) {
+        struct rnet_link *l = &n->links[i];
+        pthread_mutex_lock(&l->mu);
+        ready = l->state != RL_UP || l->back || now - l->up_ms >= back_ms;
+        pthread_mutex_unlock(&l->mu);
+    }
+    return ready;
+}
+
+/* Peers that linked to us without a live link of ours to them. */
+int rnet_unlinked(struct rnet *n)
+{
+    return atomic_load(&n->unlinked);
+}
+
+/* Does a synchronous request about cart id wait for its answer on a link? */
+bool rnet_pending_for(struct rnet *n, const char *id)
+{
+    bool found = false;
+    for (size_t i = 0; i < n->n && !found; i++) {
+        struct rnet_link *l = &n->links[i];
+        pthread_mutex_lock(&l->mu);
+        for (struct rnet_pend *p = l->ph; p && !found; p = p->next)
+            found = p->q && !strcmp(p->id, id);
+        pthread_mutex_unlock(&l->mu);
+    }
+    return found;
 }
 
 /* Say HELLO again, draining, to every peer. */

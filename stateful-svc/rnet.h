@@ -51,6 +51,8 @@ struct rnet_link {
     int64_t down_ms;              /* when a live link went down, 0 if never
                                    * or when the peer left after draining */
     bool left;                    /* the loop's: the peer closed after draining */
+    bool back;                    /* the peer linked back: its HELLO came on an incoming connection */
+    int64_t up_ms;                /* when the link came up */
     bool corked;                  /* rnet_send_many is queueing: no write per message */
     atomic_bool queued;           /* out holds bytes its queuer left to the loop */
     struct rproto_buf in;         /* the loop's */
@@ -109,6 +111,18 @@ bool rnet_unsure(struct rnet *n, uint64_t except, int grace_ms);
 
 /* True once every link was tried (membership known). */
 bool rnet_settled(struct rnet *n);
+
+/* Ready to take traffic: settled, and every live peer linked back to us (or
+ * had back_ms to do so), so that a peer stopped next can hand carts to us. */
+bool rnet_ready(struct rnet *n, int back_ms);
+
+/* Peers that linked to us but that we have no live link to yet (a replica
+ * that just started, whose name or address we have not reached yet). */
+int rnet_unlinked(struct rnet *n);
+
+/* Does a request about cart id wait for its answer with a caller's q (a
+ * synchronous change not yet acknowledged) on any link? */
+bool rnet_pending_for(struct rnet *n, const char *id);
 
 /* Say HELLO again with the draining flag to every peer. */
 void rnet_announce_draining(struct rnet *n);

@@ -41,8 +41,40 @@ static int rn_conn_slot(struct rnet *n, struct rnet_conn *c)
         if (same)
             return c->slot;
     }
-    c->slot = rn_slot_of(n, c->inc, false);
+    c->slot = rn_slot_of(n, c->inc);
     return c->slot;
+}
+
+/* Is there an incoming connection from incarnation inc (loop thread)? */
+bool rn_conn_from(struct rnet *n, uint64_t inc)
+{
+    for (struct rnet_conn *c = n->conns; c; c = c->next)
+        if (!c->dead && c->inc == inc)
+            return true;
+    return false;
+}
+
+/* A peer said HELLO on c: mark the link to it as linked back (and draining
+ * when it says so); a peer we have no live link to yet (it just started,
+ * and our last try at its name or address failed) makes the down links try
+ * again at once, once per connection, rather than at their next retry. */
+static void rn_conn_hello(struct rnet *n, struct rnet_conn *c, bool draining)
+{
+    bool known = false;
+    for (size_t i = 0; i < n->n; i++) {
+        struct rnet_link *l = &n->links[i];
+        pthread_mutex_lock(&l->mu);
+        if ((l->state == RL_UP || l->state == RL_SELF) && l->inc == c->inc) {
+            known = true;
+            l->back = true;
+            l->draining = l->draining || draining;
+        }
+        pthread_mutex_unlock(&l->mu);
+    }
+    if (!known && !c->kicked && c->inc != n->cfg.inc) {
+        c->kicked = true;
+        rn_kick(n);
+    }
 }
 
 /* Answer one request of an incoming connection. */
@@ -53,8 +85,7 @@ static void rn_conn_serve(struct rnet *n, struct rnet_conn *c, const struct rpro
     if (m->type == RP_HELLO) {
         c->inc = m->inc;
         c->slot = -1;
-        if (m->code & 1)
-            rn_slot_of(n, m->inc, true);
+        rn_conn_hello(n, c, m->code & 1);
         reply = rn_hello(n);
     } else if (m->type == RP_PING) {
         reply.type = RP_PONG;

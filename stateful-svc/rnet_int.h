@@ -29,6 +29,7 @@ struct rnet_conn {
     uint64_t inc;
     int slot;                     /* the link to the same peer, as last seen (-1: none) */
     bool dead;
+    bool kicked;                  /* its HELLO made the down links try again at once */
     bool want_out;                /* watching for writability */
     struct rproto_buf in, out;
 };
@@ -46,6 +47,7 @@ struct rnet {
     struct rnet_conn *conns;
     struct rdns *dns;             /* the peers' names, resolved off the loop */
     atomic_ullong bytes, msgs;
+    atomic_int unlinked;          /* the loop's count of rnet_unlinked, each tick */
 };
 
 /* Make fd non-blocking, without Nagle's delay. */
@@ -74,9 +76,14 @@ bool rn_flush_buf(struct rnet *n, int fd, struct rproto_buf *b);
 /* Flush link l, and take it down when the write fails. */
 void rn_flush_link(struct rnet *n, struct rnet_link *l);
 
-/* The slot whose link reached the replica of incarnation inc, or -1
- * (set_draining: mark it draining). */
-int rn_slot_of(struct rnet *n, uint64_t inc, bool set_draining);
+/* The slot whose link reached the replica of incarnation inc, or -1. */
+int rn_slot_of(struct rnet *n, uint64_t inc);
+
+/* Is there an incoming connection from incarnation inc (loop thread)? */
+bool rn_conn_from(struct rnet *n, uint64_t inc);
+
+/* A peer we have no live link to said HELLO: try every down link now. */
+void rn_kick(struct rnet *n);
 
 /* An event on link slot: connected, readable or writable. */
 void rn_link_event(struct rnet *n, int slot, uint32_t ev);

@@ -122,6 +122,7 @@ void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why)
     if (was_up)
         l->down_ms = l->left ? 0 : mt_now_ms();
     l->left = false;
+    l->back = false;
     if (l->fd >= 0)
         close(l->fd);
     l->fd = -1;
@@ -259,14 +260,12 @@ void rn_flush_link(struct rnet *n, struct rnet_link *l)
 }
 
 /* The slot whose link reached the replica of incarnation inc, or -1. */
-int rn_slot_of(struct rnet *n, uint64_t inc, bool set_draining)
+int rn_slot_of(struct rnet *n, uint64_t inc)
 {
     for (size_t i = 0; i < n->n; i++) {
         struct rnet_link *l = &n->links[i];
         pthread_mutex_lock(&l->mu);
         bool hit = l->state == RL_UP && l->inc == inc;
-        if (hit && set_draining)
-            l->draining = true;
         pthread_mutex_unlock(&l->mu);
         if (hit)
             return (int)i;
@@ -279,11 +278,14 @@ static bool rn_link_hello(struct rnet *n, struct rnet_link *l, const struct rpro
 {
     if (m->type != RP_HELLO)
         return false;
+    bool back = rn_conn_from(n, m->inc); /* it may have linked to us first */
     pthread_mutex_lock(&l->mu);
     bool self = m->inc == n->cfg.inc;
     l->state = self ? RL_SELF : RL_UP;
     l->settled = true;
     l->inc = m->inc;
+    l->back = back;
+    l->up_ms = mt_now_ms();
     l->draining = m->code & 1;
     snprintf(l->tag, sizeof l->tag, "%s", m->tag);
     pthread_mutex_unlock(&l->mu);

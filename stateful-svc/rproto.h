@@ -54,7 +54,9 @@ enum rproto_field {
 /* RP_ACK's CODE. RPA_FULL: the backup cannot apply a change (or a TOUCH)
  * to its copy (none, or of another owner or epoch): send the full copy. */
 enum rproto_ack { RPA_OK = 0, RPA_STALE, RPA_ERROR, RPA_FULL };
-enum rproto_refuse { RPR_NOT_FOUND = 0, RPR_OWNER_ALIVE, RPR_BUSY };
+/* RP_REFUSE's CODE. RPR_SETTLING: the owner gives the cart once its
+ * synchronous changes in flight are acknowledged: ask again. */
+enum rproto_refuse { RPR_NOT_FOUND = 0, RPR_OWNER_ALIVE, RPR_BUSY, RPR_SETTLING };
 /* RP_FOUND's CODE: the role, and whether the cart moved since its creation. */
 enum rproto_role { RPROLE_OWNER = 0, RPROLE_BACKUP = 1, RPROLE_MOVED = 2 };
 

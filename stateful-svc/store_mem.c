@@ -25,20 +25,22 @@ static void mem_complete(struct store_req *q, enum store_status st)
 }
 
 /* What a request does with a backup copy: with its owner alive, ask the
- * peers (421 if the owner created it and never let it go, else take it
- * over); with its owner dead, ask the peers for a newer copy first (may_lookup),
+ * peers (and take it over from the owner); with its owner dead, ask the peers for a newer copy first (may_lookup),
  * then promote this one. */
 static enum store_status mem_backup(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
-                                    struct store_req *q, bool may_lookup, bool *pending,
+                                    struct store_req *q, int lookups, bool *pending,
                                     bool *lookup)
 {
     if (atomic_load(&m->draining))
         return STORE_DRAINING;
-    if (may_lookup && m->repl) {
+    bool alive = repl_alive(m->repl, e->owner_inc, NULL);
+    /* first ask the peers; ask again while its live owner is elsewhere (the
+     * cart moved on meanwhile: two sessions pull it to and fro) */
+    if (m->repl && (lookups == MS_LOOKUPS || (alive && lookups > 0))) {
         *lookup = true;
         return STORE_OK;
     }
-    if (repl_alive(m->repl, e->owner_inc, NULL))
+    if (alive)
         return STORE_UNAVAILABLE; /* its live owner did not give it: retry */
     mt_set_role(&m->t, e, MT_OWNED);
     e->epoch++;
@@ -49,7 +51,7 @@ static enum store_status mem_backup(struct mstore *m, struct mt_shard *sh, struc
 
 /* A cart this replica does not hold: without peers, 421 when the id names
  * another instance, else 404; with peers, ask them (at most once). */
-static enum store_status mem_absent(struct mstore *m, struct store_req *q, bool may_lookup,
+static enum store_status mem_absent(struct mstore *m, struct store_req *q, int lookups,
                                     bool *lookup)
 {
     char idtag[ID_TAG_MAX + 1] = "";
@@ -61,7 +63,7 @@ static enum store_status mem_absent(struct mstore *m, struct store_req *q, bool 
         }
         return STORE_NOT_FOUND;
     }
-    if (!may_lookup || !tagged)
+    if (lookups != MS_LOOKUPS || !tagged)
         return STORE_NOT_FOUND;
     if (atomic_load(&m->draining))
         return STORE_DRAINING;
@@ -69,8 +71,8 @@ static enum store_status mem_absent(struct mstore *m, struct store_req *q, bool 
     return STORE_OK;
 }
 
-/* Run q on this store; may_lookup false after a lookup (no second one). */
-void mstore_run(struct mstore *m, struct store_req *q, bool may_lookup)
+/* Run q on this store, with `lookups` lookups left. */
+void mstore_run(struct mstore *m, struct store_req *q, int lookups)
 {
     q->cst = CART_OK;
     q->err[0] = q->owner[0] = '\0';
@@ -98,18 +100,18 @@ void mstore_run(struct mstore *m, struct store_req *q, bool may_lookup)
     int64_t now = mt_now_ms();
     struct mt_entry *e = mt_find(&m->t, sh, q->id, now);
     if (!e) {
-        st = mem_absent(m, q, may_lookup, &lookup);
+        st = mem_absent(m, q, lookups, &lookup);
     } else if (e->role == MT_HANDING) {
         st = STORE_DRAINING;
     } else if (e->role == MT_BACKUP) {
-        st = mem_backup(m, sh, e, q, may_lookup, &pending, &lookup);
+        st = mem_backup(m, sh, e, q, lookups, &pending, &lookup);
     } else {
         e->last_ms = now;
         st = mstore_owned(m, sh, e, q, false, &pending);
     }
     pthread_mutex_unlock(&sh->lock);
     if (lookup)
-        repl_lookup(m->repl, q);
+        repl_lookup(m->repl, q, lookups);
     else if (!pending)
         mem_complete(q, st);
 }
@@ -117,14 +119,15 @@ void mstore_run(struct mstore *m, struct store_req *q, bool may_lookup)
 /* ops.submit. */
 static void mem_submit(void *self, struct store_req *q)
 {
-    mstore_run(self, q, true);
+    mstore_run(self, q, MS_LOOKUPS);
 }
 
-/* ops.ping: ready once every peer was tried (who holds what is known). */
+/* ops.ping: ready once every peer was tried (who holds what is known) and
+ * the live ones linked back (a peer stopped next can hand its carts here). */
 static enum store_status mem_ping(void *self, char *err, size_t errlen)
 {
     struct mstore *m = self;
-    if (repl_settled(m->repl))
+    if (repl_ready(m->repl))
         return STORE_OK;
     snprintf(err, errlen, "the replication peers are not reached yet");
     return STORE_UNAVAILABLE;
@@ -159,6 +162,8 @@ static enum store_status mem_stats(void *self, struct store_stats *out, char *er
          atomic_load(&m->touches_sent)},
         {"repl_expiry_dels_sent", "DELs sent to backups because the owned cart expired.",
          atomic_load(&m->expiry_dels)},
+        {"repl_carts_taken", "Carts taken over from a peer (its owner moved, drained or died).",
+         (long long)rs.taken},
     };
     out->nextra = sizeof x / sizeof x[0];
     memcpy(out->extra, x, sizeof x);
@@ -190,6 +195,7 @@ static void mem_destroy(void *self)
     util_ticker_stop(&m->sweeper);
     repl_stop(m->repl);
     mt_destroy(&m->t);
+    pthread_mutex_destroy(&m->gave_mu);
     free(m);
 }
 
@@ -233,6 +239,7 @@ int store_mem_open(const struct store_mem_cfg *cfg, struct store *out, char *err
     m->sweep_ms = cfg->sweep_ms;
     snprintf(m->tag, sizeof m->tag, "%s", cfg->tag ? cfg->tag : "");
     atomic_init(&m->draining, false);
+    pthread_mutex_init(&m->gave_mu, NULL);
     if (m->sweep_ms > 0 && util_ticker_start(&m->sweeper, m->sweep_ms, false, mem_sweep_tick, m,
                                              err, errlen) != 0) {
         mem_destroy(m);
