@@ -46,6 +46,8 @@ static const struct {
         "this Idempotency-Key was used for another request"},
     [API_E_BAD_REQUEST] = {400, "bad_request", "the request is not valid HTTP/1.1"},
     [API_E_NOT_IMPLEMENTED] = {501, "not_implemented", "the request needs a feature not implemented"},
+    [API_E_QUORUM_UNAVAILABLE] = {503, "quorum_unavailable",
+        "this replica cannot reach a majority of its members; retry later"},
     [API_E_INTERNAL] = {500, "internal", "internal error"},
 };
 
@@ -107,6 +109,7 @@ void api_store_fail(struct http_resp *r, enum store_status st, enum cart_status 
                      : st == STORE_CAPACITY ? API_E_CAPACITY
                      : st == STORE_DRAINING ? API_E_DRAINING
                      : st == STORE_KEY_REUSED ? API_E_IDEMPOTENCY_KEY_REUSED
+                     : st == STORE_NO_QUORUM ? API_E_QUORUM_UNAVAILABLE
                      : st == STORE_UNAVAILABLE ? API_E_STORE_UNAVAILABLE : API_E_INTERNAL;
     const char *msg = st == STORE_REJECTED && cst == CART_PRICE_REQUIRED
                     ? "unit_price_cents is required for a new line" : NULL;

@@ -52,6 +52,7 @@ struct cfg {
     char replication[8];      /* REPLICATION, sync, async or off (default sync; stateful) */
     int repl_port_offset;     /* REPL_PORT_OFFSET, 1..64535 (default 1000) */
     int repl_timeout_ms;      /* REPL_TIMEOUT_MS, 10..60000 (default 2000) */
+    int repl_min_members;     /* REPL_MIN_MEMBERS, 0..64 (default 3; 0: no split-brain protection) */
     long max_memory;          /* MAX_MEMORY, bytes, 0 = no limit (default 0) */
 };
 

@@ -18,6 +18,7 @@ const char *store_status_name(enum store_status st)
     case STORE_MISDIRECTED: return "misdirected";
     case STORE_DRAINING: return "draining";
     case STORE_KEY_REUSED: return "idempotency_key_reused";
+    case STORE_NO_QUORUM: return "quorum_unavailable";
     case STORE_ERROR: return "store_error";
     }
     return "unknown";

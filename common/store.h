@@ -27,10 +27,11 @@ enum store_status {
     STORE_MISDIRECTED,    /* another live instance owns the cart: see req.owner */
     STORE_DRAINING,       /* this instance is handing its carts away */
     STORE_KEY_REUSED,     /* the idempotency key was used for another request */
+    STORE_NO_QUORUM,      /* this replica cannot reach a majority of its members */
     STORE_ERROR           /* anything else: a bug or a bad reply */
 };
 
-#define STORE_STATS_EXTRA 12
+#define STORE_STATS_EXTRA 16
 
 /* A store-specific figure for /info and /metrics (a gauge cartpair_<name>). */
 struct store_stat {

@@ -106,6 +106,10 @@ static enum store_status mc_exists(struct mstore *m, struct mt_entry *e, struct 
 /* POST /carts: a new owned cart, copied to its backup; true when q waits. */
 bool mstore_create(struct mstore *m, struct store_req *q)
 {
+    if (!repl_majority(m->repl)) {
+        q->st = STORE_NO_QUORUM;
+        return false;
+    }
     size_t len = 0;
     unsigned char *blob = mc_new_blob(m, q, &len);
     if (!blob) {
@@ -226,6 +230,8 @@ enum store_status mstore_owned(struct mstore *m, struct mt_shard *sh, struct mt_
                                struct store_req *q, bool promoted, bool *pending)
 {
     enum store_status st = STORE_OK;
+    if (q->op != STORE_OP_GET && !repl_majority(m->repl))
+        return STORE_NO_QUORUM; /* never acknowledge a change with the minority's copies */
     if (q->op == STORE_OP_DEL)
         return mc_del(m, sh, e, q, pending);
     if (q->op == STORE_OP_CHANGE)

@@ -148,6 +148,8 @@ void mstore_lookup(struct mstore *m, const char *id, struct rproto_msg *reply)
     struct mt_entry *e = mt_find(&m->t, sh, id, mt_now_ms());
     uint64_t to;
     uint32_t epoch;
+    if (e && e->suspect) /* owned while we had no majority: not to be trusted until re-checked */
+        e = NULL;
     reply->type = e ? RP_FOUND : RP_NONE;
     if (!e && mstore_gave_lately(m, id, &to, &epoch)) { /* as a copy of its new owner's */
         reply->type = RP_FOUND;
@@ -178,8 +180,11 @@ static uint8_t mserve_may_give(struct mstore *m, const struct mt_entry *e)
 {
     if (e->role == MT_HANDING)
         return RPR_BUSY;
-    if (e->role == MT_BACKUP)
-        return repl_alive(m->repl, e->owner_inc, NULL) ? RPR_OWNER_ALIVE : 0xff;
+    if (e->suspect)
+        return RPR_OWNER_ALIVE; /* re-checked on its next request here first */
+    if (e->role == MT_BACKUP) /* a copy of a dead owner goes only on the majority side */
+        return repl_alive(m->repl, e->owner_inc, NULL) || !repl_majority(m->repl)
+             ? RPR_OWNER_ALIVE : 0xff;
     if (repl_settling(m->repl, e->id))
         return RPR_SETTLING;
     return 0xff;
@@ -233,7 +238,7 @@ void mstore_take(struct mstore *m, const char *id, uint64_t inc, int slot,
 
 /* Keep blob as an owned cart of epoch, with backup slot `backup`. */
 static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uint64_t epoch,
-                       int backup)
+                       int backup, bool granted)
 {
     char id[CART_ID_MAX + 1];
     const unsigned char *ext;
@@ -251,6 +256,8 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
     pthread_mutex_lock(&sh->lock);
     int64_t now = mt_now_ms();
     struct mt_entry *e = mt_find(&m->t, sh, id, now);
+    if (e && granted && e->epoch >= epoch) /* a live owner's grant wins over our copy */
+        epoch = e->epoch + 1u;
     if (e && e->epoch > epoch) {
         free(blob);
         e = NULL;
@@ -266,6 +273,7 @@ static bool mserve_own(struct mstore *m, const unsigned char *b, size_t len, uin
         e->epoch = (uint32_t)epoch;
         e->owner_inc = m->inc;
         e->moved = true;
+        e->suspect = false;
         e->last_ms = now;
         mt_set_backup(&m->t, e, repl_mode(m->repl) == REPL_OFF ? MT_NO_PEER : backup);
         if (backup == MT_NO_PEER)
@@ -291,13 +299,13 @@ uint32_t mstore_epoch(struct mstore *m, const char *id, uint64_t *owner)
 /* A granted takeover: keep the cart as owned, with holder as its backup. */
 void mstore_granted(struct mstore *m, const struct rproto_msg *grant, int holder)
 {
-    mserve_own(m, grant->blob, grant->bloblen, grant->epoch, holder);
+    mserve_own(m, grant->blob, grant->bloblen, grant->epoch, holder, true);
 }
 
 /* A peer's HANDOFF: own the cart; its backup is chosen anew (not the sender). */
 uint8_t mstore_handoff_in(struct mstore *m, const struct rproto_msg *msg, int from)
 {
-    bool ok = mserve_own(m, msg->blob, msg->bloblen, msg->epoch, MT_NO_PEER);
+    bool ok = mserve_own(m, msg->blob, msg->bloblen, msg->epoch, MT_NO_PEER, false);
     char id[CART_ID_MAX + 1] = "";
     cblob_id(msg->blob, msg->bloblen, id);
     log_msg(LOG_DEBUG, "handoff_in", "cart %s epoch %llu: %s", id,
@@ -338,8 +346,8 @@ static void mserve_rescan(struct mstore *m, int slot)
         struct mt_entry *e, *tmp;
         pthread_mutex_lock(&sh->lock);
         HASH_ITER(hh, sh->head, e, tmp) {
-            if (e->role != MT_OWNED || e->backup != slot)
-                continue;
+            if (e->role != MT_OWNED || e->backup != slot || e->suspect)
+                continue; /* a suspect cart's epoch must not fence off the majority's copy */
             mt_set_backup(&m->t, e, MT_NO_PEER);
             mstore_replicate(m, e, NULL, MS_FULL);
         }
@@ -381,7 +389,7 @@ long mstore_handoff_round(struct mstore *m)
         struct mt_entry *e, *tmp;
         pthread_mutex_lock(&sh->lock);
         HASH_ITER(hh, sh->head, e, tmp) {
-            if (e->role != MT_OWNED)
+            if (e->role != MT_OWNED || e->suspect) /* the majority holds what was acknowledged */
                 continue;
             int to = e->backup != MT_NO_PEER ? e->backup : repl_pick(m->repl, e->id, MT_NO_PEER);
             struct rproto_msg msg = {.type = RP_HANDOFF, .epoch = e->epoch + 1u};
@@ -417,4 +425,20 @@ void mstore_handoff_done(struct mstore *m, const char *id, bool ok)
         }
     }
     pthread_mutex_unlock(&sh->lock);
+}
+
+/* This replica lost its majority: every cart it owns is re-checked before
+ * it is served again (mem_suspect). */
+void mstore_suspect_all(struct mstore *m)
+{
+    for (unsigned i = 0; i < MT_SHARDS; i++) {
+        struct mt_shard *sh = &m->t.shards[i];
+        struct mt_entry *e, *tmp;
+        pthread_mutex_lock(&sh->lock);
+        HASH_ITER(hh, sh->head, e, tmp) {
+            if (e->role == MT_OWNED)
+                e->suspect = true;
+        }
+        pthread_mutex_unlock(&sh->lock);
+    }
 }

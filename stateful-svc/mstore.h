@@ -127,6 +127,9 @@ long mstore_handoff_round(struct mstore *m);
 /* A handoff was acknowledged (ok) or failed: drop or keep the cart. */
 void mstore_handoff_done(struct mstore *m, const char *id, bool ok);
 
+/* This replica lost its majority: mark every owned cart for a re-check. */
+void mstore_suspect_all(struct mstore *m);
+
 /* Give owned carts without a backup one (after a peer came or went). */
 void mstore_rereplicate(struct mstore *m);
 

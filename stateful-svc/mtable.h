@@ -38,6 +38,7 @@ struct mt_entry {
     uint8_t role;                 /* enum mt_role */
     bool moved;                   /* ownership moved since creation (takeover, handoff) */
     bool add_failed;              /* set by uthash when an insert ran out of memory */
+    bool suspect;                 /* owned while this replica lost its majority: re-check first */
     uint32_t len;
     unsigned char *blob;          /* the cart, a cblob with an empty extra */
     struct idem_rec rec;          /* its Idempotency-Keys (empty: none) */

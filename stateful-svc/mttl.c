@@ -66,7 +66,7 @@ static void mttl_visit(void *ud, struct mt_entry *e, bool expired, int64_t now)
 {
     struct mttl_pass *s = ud;
     struct mstore *m = s->m;
-    if (e->role != MT_OWNED || e->backup == MT_NO_PEER)
+    if (e->role != MT_OWNED || e->backup == MT_NO_PEER || e->suspect)
         return;
     if (!expired && (e->last_ms <= e->sent_ms || now - e->sent_ms < m->t.ttl_ms / 4))
         return;

@@ -39,6 +39,12 @@ struct repl {
     long handoffs;                /* handoffs sent, not yet answered */
     atomic_ullong acks;
     atomic_ullong taken;          /* carts taken from a peer (TAKE granted) */
+    int min_members;              /* REPL_MIN_MEMBERS (sync only) */
+    atomic_bool majority;         /* the loop's verdict, each tick and at every link loss */
+    atomic_bool protect;          /* protection in force: sync, and members >= min_members */
+    atomic_int members;
+    atomic_ullong no_quorum;
+    atomic_bool started;          /* net is set: the loop's first tick runs before rnet_start returns */
 };
 
 #define REPL_TAKE_TRIES 200       /* TAKEs of a cart whose owner settles its changes */
@@ -94,9 +100,18 @@ static void repl_lookup_end(struct repl *r, struct repl_lookup *lk)
     uint32_t mine = mstore_epoch(r->m, q->id, &owner);
     if (lk->best >= 0 && !lk->best_owner && mine >= lk->best_epoch)
         lk->best = -1;
-    if (lk->best < 0 && mine > 0 && rnet_unsure(r->net, owner, 3 * r->timeout_ms)) {
+    /* nobody reachable holds it: a member unreachable since a moment may
+     * (protection: for any cart, not only one we hold a copy of); without
+     * a majority, the other side may */
+    bool guard = mine > 0 || repl_protected(r);
+    if (lk->best < 0 && guard && rnet_unsure(r->net, mine > 0 ? owner : 0, 3 * r->timeout_ms)) {
         free(lk);
         repl_complete(q, STORE_UNAVAILABLE, "a peer is unreachable since a moment; retry");
+        return;
+    }
+    if (lk->best < 0 && !repl_majority(r)) {
+        free(lk);
+        repl_complete(q, STORE_NO_QUORUM, "no majority of the members is reachable");
         return;
     }
     if (lk->best >= 0 && repl_take(r, lk))
@@ -170,8 +185,9 @@ static void repl_acked(struct repl *r, struct rnet_pend *p, const struct rproto_
 {
     struct store_req *q = p->q;
     if (!msg) { /* the link died: the copy goes to the new backup */
-        if (q && !mstore_resend(r->m, q, p->id))
-            repl_complete(q, STORE_OK, NULL);
+        if (q && !mstore_resend(r->m, q, p->id)) /* one copy: acknowledged only with a majority */
+            repl_complete(q, repl_majority(r) ? STORE_OK : STORE_NO_QUORUM,
+                          "no majority of the members is reachable");
         return;
     }
     atomic_fetch_add(&r->acks, 1);
@@ -224,6 +240,30 @@ static void repl_answer(void *ud, struct rnet_link *l, struct rnet_pend *p,
     }
 }
 
+/* Is a majority of the members reachable (any thread)? On losing it, every
+ * cart owned here becomes suspect: the other side may promote its backup
+ * copy and change it, so after healing each is re-checked before it is
+ * served (a read must not return the cart as it was before the partition). */
+static void repl_check_quorum(struct repl *r)
+{
+    int members, live;
+    if (!atomic_load(&r->started))
+        return;
+    rnet_members(r->net, &members, &live);
+    bool protect = r->mode == REPL_SYNC && r->min_members > 0 && members >= r->min_members;
+    bool maj = !protect || 2 * live > members;
+    atomic_store(&r->members, members);
+    atomic_store(&r->protect, protect);
+    bool was = atomic_exchange(&r->majority, maj);
+    if (was && !maj) {
+        log_msg(LOG_WARN, "no_quorum", "%d of %d members reachable: changes refused", live,
+                members);
+        mstore_suspect_all(r->m);
+    } else if (!was && maj) {
+        log_msg(LOG_INFO, "quorum", "%d of %d members reachable again", live, members);
+    }
+}
+
 /* rnet_ops.lost: a peer died: re-replicate what it backed up; the copies
  * it owned here keep a full TTL from now. */
 static void repl_lost(void *ud, int slot)
@@ -234,8 +274,15 @@ static void repl_lost(void *ud, int slot)
     pthread_mutex_lock(&l->mu);
     uint64_t inc = l->inc;
     pthread_mutex_unlock(&l->mu);
+    repl_check_quorum(r); /* before the changes waiting on that link are settled */
     mstore_peer_lost(r->m, slot);
     mstore_owner_lost(r->m, inc);
+}
+
+/* rnet_ops.tick: a majority found again (a link came up) is seen here. */
+static void repl_tick(void *ud)
+{
+    repl_check_quorum(ud);
 }
 
 /* Find who holds q's cart among the live peers; take it over, or answer. */
@@ -410,7 +457,7 @@ void repl_drain(struct repl *r, long long deadline_ms)
 
 /* rnet_ops of replication. */
 static const struct rnet_ops repl_net_ops = {
-    .serve = repl_serve, .answer = repl_answer, .lost = repl_lost, .tick = NULL,
+    .serve = repl_serve, .answer = repl_answer, .lost = repl_lost, .tick = repl_tick,
 };
 
 /* Start the loop and listener; NULL with err set. */
@@ -426,6 +473,8 @@ struct repl *repl_start(const struct repl_cfg *cfg, struct mstore *m, char *err,
     r->m = m;
     r->mode = cfg->mode;
     r->timeout_ms = cfg->timeout_ms;
+    r->min_members = cfg->min_members;
+    atomic_init(&r->majority, true);
     snprintf(r->tag, sizeof r->tag, "%s", cfg->tag);
     pthread_mutex_init(&r->mu, NULL);
     pthread_condattr_t ca;
@@ -441,6 +490,7 @@ struct repl *repl_start(const struct repl_cfg *cfg, struct mstore *m, char *err,
         .tag = cfg->tag, .inc = r->inc,
     };
     r->net = rnet_start(&nc, &repl_net_ops, r, err, errlen);
+    atomic_store(&r->started, r->net != NULL);
     if (!r->net) {
         m->repl = NULL;
         pthread_cond_destroy(&r->cv);
@@ -481,6 +531,25 @@ bool repl_ready(struct repl *r)
     return !r || rnet_ready(r->net, REPL_BACK_MS);
 }
 
+/* A majority reachable (or no protection)? A false answer is a refusal:
+ * counted, after a fresh look (a link that came up since the last tick). */
+bool repl_majority(struct repl *r)
+{
+    if (!r || atomic_load(&r->majority))
+        return true;
+    repl_check_quorum(r);
+    if (atomic_load(&r->majority))
+        return true;
+    atomic_fetch_add(&r->no_quorum, 1);
+    return false;
+}
+
+/* Split-brain protection in force? */
+bool repl_protected(struct repl *r)
+{
+    return r && atomic_load(&r->protect);
+}
+
 /* Is a synchronous change of cart id waiting for its backup's ack? */
 bool repl_settling(struct repl *r, const char *id)
 {
@@ -500,6 +569,8 @@ void repl_stats(struct repl *r, struct repl_stats *out)
     rnet_counters(r->net, &out->bytes_sent, &out->msgs_sent);
     out->acks = atomic_load(&r->acks);
     out->taken = atomic_load(&r->taken);
+    out->no_quorum = atomic_load(&r->no_quorum);
+    out->members = atomic_load(&r->members);
     size_t n;
     struct rnet_link *ls = rnet_links(r->net, &n);
     int64_t now = mt_now_ms();

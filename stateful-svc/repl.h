@@ -44,11 +44,14 @@ struct repl_cfg {
     int port_offset;              /* a peer's replication port = its PEERS port + this */
     int timeout_ms;               /* an unanswered request past this kills the link */
     const char *tag;              /* this instance's cart-id tag */
+    int min_members;              /* sync: split-brain protection from this many members (0: off) */
 };
 
 struct repl_stats {
     uint64_t bytes_sent, msgs_sent, acks, lag_max_ms;
     uint64_t taken;               /* carts taken over from a peer (its grant) */
+    uint64_t no_quorum;           /* requests refused without a majority */
+    int members;                  /* the replicas whose names resolve, this one included */
     long pending;                 /* requests sent and not yet answered */
     int peers_live, peers;
 };
@@ -76,6 +79,14 @@ bool repl_ready(struct repl *r);
 /* Does a synchronous change of cart id wait for its backup's ack (the
  * owner gives the cart away only once it is settled)? NULL: false. */
 bool repl_settling(struct repl *r, const char *id);
+
+/* Split-brain protection (sync, REPL_MIN_MEMBERS): false while this replica
+ * cannot reach a majority of the members; then it refuses changes (and
+ * counts the refusal). NULL, or protection off: true. */
+bool repl_majority(struct repl *r);
+
+/* Is split-brain protection in force (sync, enough members)? */
+bool repl_protected(struct repl *r);
 
 /* The mode. */
 enum repl_mode repl_mode(const struct repl *r);

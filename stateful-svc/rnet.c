@@ -280,6 +280,21 @@ bool rnet_ready(struct rnet *n, int back_ms)
     return ready;
 }
 
+/* Members (names that resolve, this one included) and the live ones. */
+void rnet_members(struct rnet *n, int *members, int *live)
+{
+    int k = 0, up = 0;
+    for (size_t i = 0; i < n->n; i++) { /* our own slot among them: PEERS names us too */
+        struct rnet_link *l = &n->links[i];
+        pthread_mutex_lock(&l->mu);
+        k += !l->unresolved;
+        up += l->state == RL_UP;
+        pthread_mutex_unlock(&l->mu);
+    }
+    *members = k > 0 ? k : 1;
+    *live = up + 1;
+}
+
 /* Peers that linked to us without a live link of ours to them. */
 int rnet_unlinked(struct rnet *n)
 {

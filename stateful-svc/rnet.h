@@ -52,6 +52,7 @@ struct rnet_link {
                                    * or when the peer left after draining */
     bool left;                    /* the loop's: the peer closed after draining */
     bool back;                    /* the peer linked back: its HELLO came on an incoming connection */
+    bool unresolved;              /* its name did not resolve last time (no such pod) */
     int64_t up_ms;                /* when the link came up */
     bool corked;                  /* rnet_send_many is queueing: no write per message */
     atomic_bool queued;           /* out holds bytes its queuer left to the loop */
@@ -115,6 +116,10 @@ bool rnet_settled(struct rnet *n);
 /* Ready to take traffic: settled, and every live peer linked back to us (or
  * had back_ms to do so), so that a peer stopped next can hand carts to us. */
 bool rnet_ready(struct rnet *n, int back_ms);
+
+/* Members (the replicas whose names resolve, this one included) and, of
+ * them, the live ones (up links, and this one). */
+void rnet_members(struct rnet *n, int *members, int *live);
 
 /* Peers that linked to us but that we have no live link to yet (a replica
  * that just started, whose name or address we have not reached yet). */

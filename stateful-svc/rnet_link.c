@@ -162,6 +162,9 @@ void rn_connect(struct rnet *n, struct rnet_link *l)
     l->next_try_ms = mt_now_ms() + RN_RETRY_MS;
     /* a name that does not resolve (a pod of a StatefulSet scaled below
      * PEERS_STATEFULSET's count) is asked for again seldom */
+    pthread_mutex_lock(&l->mu);
+    l->unresolved = rs == RDNS_FAIL;
+    pthread_mutex_unlock(&l->mu);
     if (rs == RDNS_FAIL) {
         l->settled = true;
         l->next_try_ms = mt_now_ms() + RN_RESOLVE_RETRY_MS;

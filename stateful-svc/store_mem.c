@@ -34,6 +34,8 @@ static enum store_status mem_backup(struct mstore *m, struct mt_shard *sh, struc
     if (atomic_load(&m->draining))
         return STORE_DRAINING;
     bool alive = repl_alive(m->repl, e->owner_inc, NULL);
+    if (!alive && lookups < MS_LOOKUPS && !repl_majority(m->repl))
+        return STORE_NO_QUORUM; /* promote a copy only on the majority side */
     /* first ask the peers; ask again while its live owner is elsewhere (the
      * cart moved on meanwhile: two sessions pull it to and fro) */
     if (m->repl && (lookups == MS_LOOKUPS || (alive && lookups > 0))) {
@@ -47,6 +49,24 @@ static enum store_status mem_backup(struct mstore *m, struct mt_shard *sh, struc
     e->moved = true;
     e->owner_inc = m->inc;
     return mstore_owned(m, sh, e, q, true, pending);
+}
+
+/* A cart owned here while this replica lost its majority: the other side
+ * may have promoted its backup copy meanwhile, so ask the peers once
+ * (a newer copy is taken over), then serve it; without a majority, 503. */
+static enum store_status mem_suspect(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
+                                     struct store_req *q, int lookups, bool *pending,
+                                     bool *lookup)
+{
+    if (!repl_majority(m->repl))
+        return STORE_NO_QUORUM;
+    if (lookups == MS_LOOKUPS) {
+        *lookup = true;
+        return STORE_OK;
+    }
+    e->suspect = false;
+    e->last_ms = mt_now_ms();
+    return mstore_owned(m, sh, e, q, false, pending);
 }
 
 /* A cart this replica does not hold: without peers, 421 when the id names
@@ -105,6 +125,8 @@ void mstore_run(struct mstore *m, struct store_req *q, int lookups)
         st = STORE_DRAINING;
     } else if (e->role == MT_BACKUP) {
         st = mem_backup(m, sh, e, q, lookups, &pending, &lookup);
+    } else if (e->suspect) {
+        st = mem_suspect(m, sh, e, q, lookups, &pending, &lookup);
     } else {
         e->last_ms = now;
         st = mstore_owned(m, sh, e, q, false, &pending);
@@ -162,6 +184,9 @@ static enum store_status mem_stats(void *self, struct store_stats *out, char *er
          atomic_load(&m->touches_sent)},
         {"repl_expiry_dels_sent", "DELs sent to backups because the owned cart expired.",
          atomic_load(&m->expiry_dels)},
+        {"repl_members", "Members: replicas whose names resolve, this one included.", rs.members},
+        {"repl_quorum_refusals", "Requests refused: no majority of the members reachable.",
+         (long long)rs.no_quorum},
         {"repl_carts_taken", "Carts taken over from a peer (its owner moved, drained or died).",
          (long long)rs.taken},
     };
@@ -266,7 +291,7 @@ int store_mem_replicate(struct store *s, const struct cfg *c, char *err, size_t 
     struct repl_cfg rc = {
         .mode = mode, .peers = peers, .npeers = (size_t)n, .listen_addr = c->listen_addr,
         .port = c->port + c->repl_port_offset, .port_offset = c->repl_port_offset,
-        .timeout_ms = c->repl_timeout_ms, .tag = m->tag,
+        .timeout_ms = c->repl_timeout_ms, .tag = m->tag, .min_members = c->repl_min_members,
     };
     m->repl = repl_start(&rc, m, err, errlen);
     if (!m->repl)

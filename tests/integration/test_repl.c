@@ -216,15 +216,17 @@ Test(repl, graceful_restart_loses_nothing)
     cr_expect_eq(wait_replicated(T.ports[0]), 0, "restarted replica: carts without a backup");
 }
 
-/* A change while both peers are frozen (SIGSTOP): the client gives up after
- * 300 ms; the owner meanwhile counts the frozen peers dead (REPL_TIMEOUT_MS)
- * and applies the change once, with one copy. The client's retry with the
+/* A change while both peers are frozen (SIGSTOP), split-brain protection off
+ * (REPL_MIN_MEMBERS=0; with it, test_split: such a change gets 503): the
+ * client gives up after 300 ms; the owner meanwhile counts the frozen peers
+ * dead (REPL_TIMEOUT_MS) and applies the change once, with one copy. The client's retry with the
  * same Idempotency-Key is the replay (not a second add). Once the peers wake,
  * the cart is copied again; after the owner's death the replica that takes
  * the cart over replays the key too: the key travels with the cart. */
 Test(repl, timed_out_change_retried_with_its_key_lands_once)
 {
-    trio_start(&T, "sync", NULL);
+    const char *const unprotected[] = {"REPL_MIN_MEMBERS=0", NULL};
+    trio_start(&T, "sync", unprotected);
     json_t *j;
     cr_assert_eq(trio_call(T.ports[0], "POST", "/carts", NULL, &j), 201);
     char path[160];
