@@ -9,6 +9,8 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "hostile.h"
@@ -29,14 +31,21 @@ static void stop(void)
 
 TestSuite(framing, .init = start, .fini = stop, .timeout = 60);
 
-/* Send req on a new connection; its status and body, and whether the service
- * then closed the connection (within 1.5 s) without answering anything more. */
-static long exchange(const char *req, char *body, size_t blen, bool *closed)
+/* Send the len bytes of req on a new connection; the answer's status, head
+ * (when head is not NULL) and body, and whether the service then closed the
+ * connection within 1 s without answering anything more (sooner than its
+ * idle timeout of HOSTILE_IDLE_S, which would close any connection). */
+static long exchange_n(const char *req, size_t len, char *head, size_t hlen, char *body,
+                       size_t blen, bool *closed)
 {
+    char sink[8192];
     int fd = hostile_conn(&H, NULL, 3000);
-    harness_raw_send(fd, req, strlen(req));
-    long st = harness_raw_response(fd, body, blen);
+    harness_raw_send(fd, req, len);
+    long st = head ? harness_raw_response_head(fd, head, hlen, body, blen)
+                   : harness_raw_response_head(fd, sink, sizeof sink, body, blen);
     char more[512] = "";
+    struct timeval tv = { 1, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     long next = st > 0 ? harness_raw_response(fd, more, sizeof more) : 0;
     *closed = next == 0;
     if (next > 0)
@@ -45,16 +54,31 @@ static long exchange(const char *req, char *body, size_t blen, bool *closed)
     return st;
 }
 
-/* Assert req is refused with status and code, and its connection closed. */
-static void refused(const char *req, long status, const char *code, const char *what)
+/* exchange_n of a NUL-terminated request, without its head. */
+static long exchange(const char *req, char *body, size_t blen, bool *closed)
+{
+    return exchange_n(req, strlen(req), NULL, 0, body, blen, closed);
+}
+
+/* Assert the len bytes of req are refused with status and code, and the
+ * connection closed; the answer's head goes to head (hlen bytes). */
+static void refused_n(const char *req, size_t len, char *head, size_t hlen, long status,
+                      const char *code, const char *what)
 {
     char body[512] = "";
     bool closed = false;
-    long st = exchange(req, body, sizeof body, &closed);
+    long st = exchange_n(req, len, head, hlen, body, sizeof body, &closed);
     cr_assert_eq(st, status, "%s: want %ld, got %ld %s", what, status, st, body);
     hostile_expect_code(body, code, what);
     cr_assert(closed, "%s: the connection stays open after the refusal", what);
     hostile_check_intact(&H, what);
+}
+
+/* Assert req is refused with status and code, and its connection closed. */
+static void refused(const char *req, long status, const char *code, const char *what)
+{
+    char head[8192];
+    refused_n(req, strlen(req), head, sizeof head, status, code, what);
 }
 
 /* Build a request to cart i's items with extra header lines and body. */
