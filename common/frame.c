@@ -61,7 +61,8 @@ void frame_header(struct frame_scan *f, const char *name, const char *value)
     }
 }
 
-/* The verdict once every field is in. */
+/* The verdict once every field is in. An HTTP/1.0 message with
+ * Transfer-Encoding has faulty framing whatever else it says (RFC 9112 6.1). */
 enum frame_status frame_verdict(const struct frame_scan *f, bool http11)
 {
     if (f->name_space)
@@ -70,6 +71,8 @@ enum frame_status frame_verdict(const struct frame_scan *f, bool http11)
         return FRAME_MANY_HOSTS;
     if (http11 && f->hosts == 0)
         return FRAME_NO_HOST;
+    if (!http11 && f->tes)
+        return FRAME_TE_HTTP10;
     if (f->cls && f->tes)
         return FRAME_CL_AND_TE;
     if (f->cl_invalid)
@@ -102,6 +105,7 @@ const char *frame_message(enum frame_status st)
     case FRAME_NO_HOST: return "an HTTP/1.1 request needs a Host header";
     case FRAME_MANY_HOSTS: return "Host given more than once";
     case FRAME_NAME_SPACE: return "whitespace in a header field name";
+    case FRAME_TE_HTTP10: return "Transfer-Encoding in an HTTP/1.0 request";
     }
     return "bad framing";
 }

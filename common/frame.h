@@ -21,7 +21,8 @@ enum frame_status {
     FRAME_TE_REPEATED,    /* Transfer-Encoding more than once */
     FRAME_NO_HOST,        /* an HTTP/1.1 request without Host */
     FRAME_MANY_HOSTS,     /* Host more than once */
-    FRAME_NAME_SPACE      /* whitespace in a field name (e.g. before its colon) */
+    FRAME_NAME_SPACE,     /* whitespace in a field name (e.g. before its colon) */
+    FRAME_TE_HTTP10       /* Transfer-Encoding in an HTTP/1.0 request */
 };
 
 /* What the header fields of one request said, as far as framing goes. */

@@ -225,3 +225,22 @@ Test(framing, no_store_on_errors_deletes_and_readyz)
     snprintf(path, sizeof path, "/carts/%.*s", (int)strcspn(id + 6, "\""), id + 6);
     no_store(H.cl, "DELETE", path, NULL, 204);
 }
+
+Test(framing, http10_with_transfer_encoding_is_refused_and_closed)
+{
+    char req[1024];
+    const char *js = "{\"sku\":\"H\",\"qty\":1,\"unit_price_cents\":1}";
+    snprintf(req, sizeof req, "POST /carts/%s/items HTTP/1.0\r\nConnection: keep-alive\r\n"
+             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "%zx\r\n%s\r\n0\r\n\r\nGET /smuggled HTTP/1.0\r\n\r\n", H.ids[0], strlen(js), js);
+    refused(req, 400, "bad_request", "HTTP/1.0 POST with chunked");
+    refused("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n"
+            "\r\n0\r\n\r\n", 400, "bad_request", "HTTP/1.0 GET with chunked");
+    refused("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: gzip\r\n\r\n",
+            400, "bad_request", "HTTP/1.0 with gzip");
+    char body[256];
+    bool closed = true;
+    cr_expect_eq(exchange("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", body,
+                          sizeof body, &closed), 200, "%s", body);
+    cr_expect_not(closed, "an HTTP/1.0 keep-alive request without a body closed");
+}

@@ -65,8 +65,21 @@ Test(frame, host_and_field_names)
     cr_expect_eq(verdict(true, space), FRAME_NAME_SPACE);
     cr_expect_eq(verdict(true, tab), FRAME_NAME_SPACE);
     cr_expect_eq(verdict(true, empty), FRAME_NAME_SPACE);
-    for (int st = FRAME_OK; st <= FRAME_NAME_SPACE; st++)
-        cr_expect_not_null(frame_message((enum frame_status)st));
+    for (int st = FRAME_OK; st <= FRAME_TE_HTTP10; st++)
+        cr_expect_str_neq(frame_message((enum frame_status)st), "bad framing");
+}
+
+Test(frame, http10_with_transfer_encoding_is_faulty)
+{
+    const char *const te[] = { "Transfer-Encoding", "chunked", NULL };
+    const char *const gz[] = { "Transfer-Encoding", "gzip", NULL };
+    const char *const tecl[] = { "Content-Length", "3", "Transfer-Encoding", "chunked", NULL };
+    const char *const cl[] = { "Content-Length", "3", NULL };
+    cr_expect_eq(verdict(false, te), FRAME_TE_HTTP10);
+    cr_expect_eq(verdict(false, gz), FRAME_TE_HTTP10, "faulty framing before 501");
+    cr_expect_eq(verdict(false, tecl), FRAME_TE_HTTP10);
+    cr_expect_eq(verdict(false, cl), FRAME_OK);
+    cr_expect_not(frame_not_implemented(FRAME_TE_HTTP10));
 }
 
 Test(frame, absolute_form_targets)
