@@ -244,3 +244,66 @@ Test(framing, http10_with_transfer_encoding_is_refused_and_closed)
                           sizeof body, &closed), 200, "%s", body);
     cr_expect_not(closed, "an HTTP/1.0 keep-alive request without a body closed");
 }
+
+/* The X-Request-Id of an answer's head, as sent, into out ("" when absent). */
+static void reqid_of(const char *head, char *out, size_t outlen)
+{
+    const char *p = strcasestr(head, "\r\nX-Request-Id:");
+    out[0] = '\0';
+    if (!p)
+        return;
+    p += strlen("\r\nX-Request-Id:");
+    p += strspn(p, " ");
+    snprintf(out, outlen, "%.*s", (int)strcspn(p, "\r\n"), p);
+}
+
+/* Assert a request with a control byte in a header value is refused (400,
+ * closed) and that the id it answers with is not the client's, cut short at
+ * the byte, and is visible ASCII only. */
+static void ctl_refused(const char *req, size_t len, const char *what)
+{
+    char head[8192] = "", id[256];
+    refused_n(req, len, head, sizeof head, 400, "bad_request", what);
+    reqid_of(head, id, sizeof id);
+    cr_assert(id[0], "%s: no X-Request-Id in %s", what, head);
+    cr_expect(strncmp(id, "abc", 3), "%s: an id from the refused request is echoed: %s", what, id);
+    for (const char *c = id; *c; c++)
+        cr_assert(*c > 0x20 && *c < 0x7f, "%s: X-Request-Id byte 0x%02x", what,
+                  (unsigned char)*c);
+}
+
+#define CTL_REQ(s) s, sizeof(s) - 1    /* a literal with NUL bytes, and its length */
+
+Test(framing, control_bytes_in_a_header_value_are_refused)
+{
+    ctl_refused(CTL_REQ("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc\0def\r\n"
+                        "Accept: */*\r\n\r\n"), "a NUL inside X-Request-Id");
+    ctl_refused(CTL_REQ("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc\0\r\n\r\n"),
+                "a NUL ending the last field");
+    ctl_refused(CTL_REQ("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc\r\n"
+                        "X-Foo: \0bar\r\n\r\n"), "a NUL starting a value");
+    ctl_refused(CTL_REQ("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc\r\n"
+                        "X-Foo: a\001b\r\n\r\n"), "a 0x01 in a value");
+    ctl_refused(CTL_REQ("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc\r\n"
+                        "X-Foo: a\177\r\n\r\n"), "a DEL in a value");
+    char req[1024];
+    const char *js = "{\"sku\":\"N\",\"qty\":1,\"unit_price_cents\":1}";
+    int n = snprintf(req, sizeof req, "POST /carts/%s/items HTTP/1.1\r\nHost: x\r\n"
+                     "X-Request-Id: abc\r\nContent-Type: application/json\r\n"
+                     "Idempotency-Key: key-one#x\r\nContent-Length: %zu\r\n\r\n%s",
+                     H.ids[1], strlen(js), js);
+    *strchr(req, '#') = '\0';    /* the key a C string of it gives is "key-one" */
+    ctl_refused(req, (size_t)n, "a NUL inside Idempotency-Key");
+}
+
+Test(framing, tabs_and_empty_values_are_served)
+{
+    char body[512], head[8192], id[256];
+    bool closed = true;
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Empty:\r\nX-Blank: \r\n"
+                              "X-Tab: a\tb\r\nX-Request-Id: abc-1\r\nX-Last:  v  \r\n\r\n";
+    cr_assert_eq(exchange_n(req, sizeof req - 1, head, sizeof head, body, sizeof body, &closed),
+                 200, "%s", body);
+    reqid_of(head, id, sizeof id);
+    cr_expect_str_eq(id, "abc-1");
+}

@@ -82,6 +82,28 @@ Test(frame, http10_with_transfer_encoding_is_faulty)
     cr_expect_not(frame_not_implemented(FRAME_TE_HTTP10));
 }
 
+Test(frame, control_bytes_in_values)
+{
+    const char *const nul_cut[] = { "Host", "x", "X-Request-Id", "abc", NULL };
+    const char *const one[] = { "Host", "x", "X-Foo", "a\001b", NULL };
+    const char *const del[] = { "Host", "x", "X-Foo", "a\177", NULL };
+    const char *const esc[] = { "Host", "x\033", NULL };
+    const char *const tab[] = { "Host", "x", "X-Foo", "a\tb", NULL };
+    const char *const high[] = { "Host", "x", "X-Foo", "caf\303\251", NULL };
+    cr_expect_eq(verdict(true, one), FRAME_VALUE_CTL);
+    cr_expect_eq(verdict(true, del), FRAME_VALUE_CTL);
+    cr_expect_eq(verdict(true, esc), FRAME_VALUE_CTL);
+    cr_expect_eq(verdict(true, tab), FRAME_OK, "a tab is whitespace, not a control byte");
+    cr_expect_eq(verdict(true, high), FRAME_OK, "obs-text is allowed");
+    struct frame_scan f;
+    frame_init(&f);
+    for (int i = 0; nul_cut[i]; i += 2)
+        frame_header(&f, nul_cut[i], nul_cut[i + 1]);
+    cr_expect_eq(frame_verdict(&f, true), FRAME_OK);
+    frame_value_cut(&f);
+    cr_expect_eq(frame_verdict(&f, true), FRAME_VALUE_CTL);
+}
+
 Test(frame, absolute_form_targets)
 {
     cr_expect_str_eq(frame_origin_path("/carts/x"), "/carts/x");
