@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "etag.h"
 #include "idem.h"
 #include "log.h"
 #include "metrics.h"
@@ -324,7 +325,6 @@ static void api_call_init(struct api_call *c, struct api *a, struct http_resp *r
     c->resp = r;
     c->cookie = cookie;
     c->req.op = op;
-    c->req.if_match = -1;
     snprintf(c->req.id, sizeof c->req.id, "%s", id);
     cart_init(&c->cart, "");
     c->req.out = op == STORE_OP_DEL ? NULL : &c->cart;
@@ -399,7 +399,7 @@ static bool api_decode_change(const struct http_req *req, const struct route_mat
         api_fail(r, api_from_wire(ws), err, NULL);
         return false;
     }
-    if (!wire_if_match(req->if_match, &chg->if_match)) {
+    if (!etag_if_match(req->if_match, &chg->if_match)) {
         api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
         return false;
     }
@@ -411,10 +411,10 @@ static void api_cart_op(struct api *a, const struct http_req *req, struct route_
                         struct http_resp *r)
 {
     struct cart_change chg;
-    int64_t im = -1;
+    struct cart_match im;
     if (!api_resolve_id(a, req, m, r))
         return;
-    if (m->action == ACT_DELETE && !wire_if_match(req->if_match, &im)) {
+    if (m->action == ACT_DELETE && !etag_if_match(req->if_match, &im)) {
         api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
         return;
     }
@@ -434,7 +434,8 @@ static void api_cart_op(struct api *a, const struct http_req *req, struct route_
         cart_free(&c.cart);
         return;
     }
-    c.req.if_match = im;
+    if (op == STORE_OP_DEL)
+        c.req.if_match = im;
     if (op == STORE_OP_CHANGE)
         c.req.chg = chg;
     api_call_run(&c);

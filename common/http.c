@@ -38,6 +38,7 @@ struct http_rstate {
     bool too_large;
     bool deferred;                /* suspended until http_resume */
     enum frame_status framing;    /* the header's framing verdict */
+    char *if_match;               /* several If-Match fields joined, or NULL */
     struct http_resp resp;
     char reqid[HTTP_REQID_MAX + 1];
 };
@@ -147,8 +148,7 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
         .body_too_large = st->too_large,
         .content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                     MHD_HTTP_HEADER_CONTENT_TYPE),
-        .if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_IF_MATCH),
+        .if_match = mhdr_if_match(conn, &st->if_match),
         .cookie_cart = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "cart"),
         .idem_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, IDEM_HEADER),
         .request_id = st->reqid,
@@ -242,6 +242,7 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
     if (!st)
         return;
     free(st->body);
+    free(st->if_match);
     free(st->resp.body);
     free(st);
     *con_cls = NULL;

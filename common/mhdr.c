@@ -2,7 +2,9 @@
 #include "mhdr.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A walk over the header fields in the order they came, within the header's
  * bytes [lo, hi) of the read buffer (hi 0 when libmicrohttpd does not say). */
@@ -64,4 +66,47 @@ enum frame_status mhdr_framing(struct MHD_Connection *conn, const char *method,
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, mhdr_field, &w);
     mhdr_gap(&w, w.hi, 4);
     return frame_verdict(&f, version && !strcmp(version, MHD_HTTP_VERSION_1_1));
+}
+
+/* The If-Match fields seen so far: how many, their total length, and the
+ * joined list once it is being built. */
+struct mhdr_list {
+    unsigned n;
+    size_t len;
+    char *out;                    /* NULL while counting */
+};
+
+/* MHD_KeyValueIterator: count (or append) one If-Match value. */
+static enum MHD_Result mhdr_list_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    struct mhdr_list *l = cls;
+    (void)kind;
+    if (!key || strcasecmp(key, MHD_HTTP_HEADER_IF_MATCH) || !value)
+        return MHD_YES;
+    if (l->out) {
+        if (l->n++)
+            strcat(l->out, ", ");
+        strcat(l->out, value);
+    } else {
+        l->n++;
+        l->len += strlen(value) + 2;
+    }
+    return MHD_YES;
+}
+
+/* One field: its value as libmicrohttpd has it; several: joined (mhdr.h). */
+const char *mhdr_if_match(struct MHD_Connection *conn, char **joined)
+{
+    struct mhdr_list l = {0};
+    *joined = NULL;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, mhdr_list_field, &l);
+    if (l.n <= 1)
+        return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+    if (!(l.out = calloc(1, l.len + 1)))
+        return "\"\" x";
+    l.n = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, mhdr_list_field, &l);
+    *joined = l.out;
+    return l.out;
 }
