@@ -182,6 +182,7 @@ struct api_call {
     struct cart cart;
     bool cookie;                  /* refresh (on delete: clear) the session cookie */
     int tries;                    /* create: ids tried */
+    struct cart_match read_match; /* GET: If-Match, checked on the cart read */
     _Atomic int phase;            /* enum api_phase */
 };
 
@@ -231,6 +232,8 @@ static bool api_call_answer(struct api_call *c)
         api_fail(r, API_E_MISDIRECTED, msg, q->owner);
     } else if (q->st != STORE_OK) {
         api_store_fail(r, q->st, q->cst, q->err);
+    } else if (q->op == STORE_OP_GET && !cart_match_ok(&c->read_match, c->cart.version)) {
+        api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
     } else if (q->op == STORE_OP_DEL) {
         r->status = 204;
         r->no_store = true;
@@ -406,7 +409,8 @@ static bool api_decode_change(const struct http_req *req, const struct route_mat
     return true;
 }
 
-/* GET, DELETE, add, set and remove on one cart. */
+/* GET, DELETE, add, set and remove on one cart. If-Match holds for every
+ * method (RFC 9110 13.1.1): a read that does not match gets 412 too. */
 static void api_cart_op(struct api *a, const struct http_req *req, struct route_match *m,
                         struct http_resp *r)
 {
@@ -414,7 +418,7 @@ static void api_cart_op(struct api *a, const struct http_req *req, struct route_
     struct cart_match im;
     if (!api_resolve_id(a, req, m, r))
         return;
-    if (m->action == ACT_DELETE && !etag_if_match(req->if_match, &im)) {
+    if ((m->action == ACT_DELETE || m->action == ACT_GET) && !etag_if_match(req->if_match, &im)) {
         api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
         return;
     }
@@ -436,6 +440,8 @@ static void api_cart_op(struct api *a, const struct http_req *req, struct route_
     }
     if (op == STORE_OP_DEL)
         c.req.if_match = im;
+    if (op == STORE_OP_GET)
+        c.read_match = im;
     if (op == STORE_OP_CHANGE)
         c.req.chg = chg;
     api_call_run(&c);

@@ -240,6 +240,33 @@ Test(errors, if_match_lists)
                  "%s", contract_resp.body);
 }
 
+Test(errors, if_match_on_reads)
+{
+    contract_start(STATEFUL);
+    char id[65];
+    contract_new_cart(id);
+    contract_add(id, "A", 1, 10);
+    const char *stale[] = { "If-Match: \"0\"", NULL };
+    const char *cur[] = { "If-Match: \"0\", \"1\"", NULL };
+    contract_call_h("GET", contract_path("/carts/%s", id), NULL, stale);
+    contract_expect_err(412, "version_conflict");
+    cr_assert_eq(contract_call_h("HEAD", contract_path("/carts/%s", id), NULL, stale), 412);
+    contract_call_h("GET", "/cart", NULL, stale);
+    contract_expect_err(412, "version_conflict");
+    const char *garbage[] = { "If-Match: 1\"", NULL };
+    contract_call_h("GET", contract_path("/carts/%s", id), NULL, garbage);
+    contract_expect_err(412, "version_conflict");
+    cr_assert_eq(contract_call_h("GET", contract_path("/carts/%s", id), NULL, cur), 200, "%s",
+                 contract_resp.body);
+    cr_assert_eq(contract_jint("version"), 1);
+    cr_assert_eq(contract_call_h("GET", "/cart", NULL, cur), 200, "%s", contract_resp.body);
+    const char *weak[] = { "If-Match: W/\"1\"", NULL };
+    contract_call_h("GET", contract_path("/carts/%s", id), NULL, weak);
+    contract_expect_err(412, "version_conflict");
+    contract_call_h("GET", contract_path("/carts/%s", "nosuchcart"), NULL, stale);
+    contract_expect_err(404, "cart_not_found");
+}
+
 Test(errors, body_too_large)
 {
     contract_start(STATEFUL);
