@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "etag.h"
 #include "idem.h"
 #include "log.h"
 #include "metrics.h"
@@ -184,6 +185,7 @@ struct api_call {
     struct cart cart;
     bool cookie;                  /* refresh (on delete: clear) the session cookie */
     int tries;                    /* create: ids tried */
+    struct cart_match read_match; /* GET: If-Match, checked on the cart read */
     _Atomic int phase;            /* enum api_phase */
 };
 
@@ -233,6 +235,8 @@ static bool api_call_answer(struct api_call *c)
         api_fail(r, API_E_MISDIRECTED, msg, q->owner);
     } else if (q->st != STORE_OK) {
         api_store_fail(r, q->st, q->cst, q->err);
+    } else if (q->op == STORE_OP_GET && !cart_match_ok(&c->read_match, c->cart.version)) {
+        api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
     } else if (q->op == STORE_OP_DEL) {
         r->status = 204;
         r->no_store = true;
@@ -327,7 +331,6 @@ static void api_call_init(struct api_call *c, struct api *a, struct http_resp *r
     c->resp = r;
     c->cookie = cookie;
     c->req.op = op;
-    c->req.if_match = -1;
     snprintf(c->req.id, sizeof c->req.id, "%s", id);
     cart_init(&c->cart, "");
     c->req.out = op == STORE_OP_DEL ? NULL : &c->cart;
@@ -402,22 +405,23 @@ static bool api_decode_change(const struct http_req *req, const struct route_mat
         api_fail(r, api_from_wire(ws), err, NULL);
         return false;
     }
-    if (!wire_if_match(req->if_match, &chg->if_match)) {
+    if (!etag_if_match(req->if_match, &chg->if_match)) {
         api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
         return false;
     }
     return true;
 }
 
-/* GET, DELETE, add, set and remove on one cart. */
+/* GET, DELETE, add, set and remove on one cart. If-Match holds for every
+ * method (RFC 9110 13.1.1): a read that does not match gets 412 too. */
 static void api_cart_op(struct api *a, const struct http_req *req, struct route_match *m,
                         struct http_resp *r)
 {
     struct cart_change chg;
-    int64_t im = -1;
+    struct cart_match im;
     if (!api_resolve_id(a, req, m, r))
         return;
-    if (m->action == ACT_DELETE && !wire_if_match(req->if_match, &im)) {
+    if ((m->action == ACT_DELETE || m->action == ACT_GET) && !etag_if_match(req->if_match, &im)) {
         api_fail(r, API_E_VERSION_CONFLICT, NULL, NULL);
         return;
     }
@@ -437,7 +441,10 @@ static void api_cart_op(struct api *a, const struct http_req *req, struct route_
         cart_free(&c.cart);
         return;
     }
-    c.req.if_match = im;
+    if (op == STORE_OP_DEL)
+        c.req.if_match = im;
+    if (op == STORE_OP_GET)
+        c.read_match = im;
     if (op == STORE_OP_CHANGE)
         c.req.chg = chg;
     api_call_run(&c);

@@ -22,6 +22,25 @@ static void copy_str(char *dst, size_t max, const char *src)
     dst[len] = '\0';
 }
 
+/* An If-Match list matches when any version it names is the cart's. */
+bool cart_match_ok(const struct cart_match *m, int64_t version)
+{
+    if (!m->set)
+        return true;
+    for (unsigned i = 0; i < m->n && i < CART_MATCH_MAX; i++)
+        if (m->v[i] == version)
+            return true;
+    return false;
+}
+
+/* One version as a condition: what a caller holding a single ETag sends. */
+struct cart_match cart_match_one(int64_t v)
+{
+    struct cart_match m = { .set = v >= 0, .n = v >= 0 };
+    m.v[0] = v;
+    return m;
+}
+
 /* Initialize an empty cart (version 0) with the given id. */
 void cart_init(struct cart *c, const char *id)
 {
@@ -222,7 +241,7 @@ enum cart_status cart_apply(struct cart *c, const struct cart_change *chg, size_
 {
     enum cart_status st;
 
-    if (chg->if_match >= 0 && chg->if_match != c->version)
+    if (!cart_match_ok(&chg->if_match, c->version))
         return CART_CONFLICT;
     if (!cart_sku_valid(chg->sku, strnlen(chg->sku, sizeof(chg->sku))))
         return CART_INVALID_SKU;

@@ -24,6 +24,7 @@
 #define CART_PRICE_MAX 1000000000 /* unit_price_cents is 0..CART_PRICE_MAX */
 #endif
 #define CART_MAX_ITEMS_DEFAULT 100
+#define CART_MATCH_MAX 16         /* versions one If-Match list may name */
 
 #define CART_STR_(x) #x
 #define CART_STR(x) CART_STR_(x)  /* a limit as text, for messages */
@@ -62,6 +63,16 @@ enum cart_op {
     CART_OP_REMOVE        /* remove the line; CART_NO_ITEM if absent */
 };
 
+/* An If-Match condition: the versions its strong entity-tags name (RFC 9110
+ * 13.1.1: the cart matches when its version is any of them). Zeroed, set is
+ * false: no condition (no If-Match, or "*"). set with n == 0: a list that
+ * names no version (weak or foreign tags only), which never matches. */
+struct cart_match {
+    bool set;
+    unsigned n;
+    int64_t v[CART_MATCH_MAX];
+};
+
 /* One requested change, already decoded from the wire. */
 struct cart_change {
     enum cart_op op;
@@ -69,7 +80,7 @@ struct cart_change {
     int64_t qty;              /* ADD: amount to add; SET: new quantity */
     int64_t price;            /* unit_price_cents, meaningful when has_price */
     bool has_price;
-    int64_t if_match;         /* expected version, or -1 for no condition */
+    struct cart_match if_match;   /* the versions it may apply to */
 };
 
 /* Initialize an empty cart (version 0) with the given id. */
@@ -77,6 +88,12 @@ void cart_init(struct cart *c, const char *id);
 
 /* Release the lines of a cart; the struct may be reused after cart_init. */
 void cart_free(struct cart *c);
+
+/* True when version satisfies m (always when m is no condition). */
+bool cart_match_ok(const struct cart_match *m, int64_t version);
+
+/* The condition "exactly version v", or none for v < 0. */
+struct cart_match cart_match_one(int64_t v);
 
 /* Deep-copy src into dst (dst must be initialized or zeroed). */
 enum cart_status cart_copy(struct cart *dst, const struct cart *src);

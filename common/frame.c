@@ -29,6 +29,16 @@ static bool frame_digits(const char *s)
     return n > 0 && n < 20 && s[n] == '\0';
 }
 
+/* True when value holds a control byte other than tab (RFC 9110 5.5: CTLs
+ * are invalid in a field value; the NUL the parser cut at is frame_value_cut's). */
+static bool frame_has_ctl(const char *value)
+{
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return true;
+    return false;
+}
+
 /* Start a scan. */
 void frame_init(struct frame_scan *f)
 {
@@ -43,6 +53,8 @@ void frame_header(struct frame_scan *f, const char *name, const char *value)
         return;
     if (strpbrk(name, " \t") || !name[0])
         f->name_space = true;
+    if (value && frame_has_ctl(value))
+        f->value_ctl = true;
     frame_trim(value ? value : "", v, sizeof v);
     if (!strcasecmp(name, "Host")) {
         f->hosts++;
@@ -61,15 +73,26 @@ void frame_header(struct frame_scan *f, const char *name, const char *value)
     }
 }
 
-/* The verdict once every field is in. */
+/* Record a value cut short at a NUL: refused like any control byte. */
+void frame_value_cut(struct frame_scan *f)
+{
+    f->value_ctl = true;
+}
+
+/* The verdict once every field is in. An HTTP/1.0 message with
+ * Transfer-Encoding has faulty framing whatever else it says (RFC 9112 6.1). */
 enum frame_status frame_verdict(const struct frame_scan *f, bool http11)
 {
     if (f->name_space)
         return FRAME_NAME_SPACE;
+    if (f->value_ctl)
+        return FRAME_VALUE_CTL;
     if (f->hosts > 1)
         return FRAME_MANY_HOSTS;
     if (http11 && f->hosts == 0)
         return FRAME_NO_HOST;
+    if (!http11 && f->tes)
+        return FRAME_TE_HTTP10;
     if (f->cls && f->tes)
         return FRAME_CL_AND_TE;
     if (f->cl_invalid)
@@ -102,6 +125,9 @@ const char *frame_message(enum frame_status st)
     case FRAME_NO_HOST: return "an HTTP/1.1 request needs a Host header";
     case FRAME_MANY_HOSTS: return "Host given more than once";
     case FRAME_NAME_SPACE: return "whitespace in a header field name";
+    case FRAME_VALUE_CTL:
+        return "a NUL or control character in a header field value, or a folded line";
+    case FRAME_TE_HTTP10: return "Transfer-Encoding in an HTTP/1.0 request";
     }
     return "bad framing";
 }

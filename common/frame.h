@@ -21,13 +21,15 @@ enum frame_status {
     FRAME_TE_REPEATED,    /* Transfer-Encoding more than once */
     FRAME_NO_HOST,        /* an HTTP/1.1 request without Host */
     FRAME_MANY_HOSTS,     /* Host more than once */
-    FRAME_NAME_SPACE      /* whitespace in a field name (e.g. before its colon) */
+    FRAME_NAME_SPACE,     /* whitespace in a field name (e.g. before its colon) */
+    FRAME_VALUE_CTL,      /* a NUL or another control byte (not tab) in a field value */
+    FRAME_TE_HTTP10       /* Transfer-Encoding in an HTTP/1.0 request */
 };
 
 /* What the header fields of one request said, as far as framing goes. */
 struct frame_scan {
     unsigned hosts, cls, tes;
-    bool cl_mismatch, cl_invalid, te_unknown, name_space;
+    bool cl_mismatch, cl_invalid, te_unknown, name_space, value_ctl;
     char cl[24];                  /* the first Content-Length value, trimmed */
 };
 
@@ -36,6 +38,10 @@ void frame_init(struct frame_scan *f);
 
 /* Feed one header field (name and value as the parser gave them). */
 void frame_header(struct frame_scan *f, const char *name, const char *value);
+
+/* Note that a field value held a byte the parser did not hand over: a NUL
+ * that cut it short (the parser's strings end at the first NUL). */
+void frame_value_cut(struct frame_scan *f);
 
 /* The verdict once every field is in; http11 for an HTTP/1.1 request. */
 enum frame_status frame_verdict(const struct frame_scan *f, bool http11);

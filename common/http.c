@@ -15,6 +15,7 @@
 #include "idem.h"
 #include "log.h"
 #include "metrics.h"
+#include "mhdr.h"
 #include "util.h"
 
 #define HTTP_REQID_MAX 128
@@ -37,6 +38,7 @@ struct http_rstate {
     bool too_large;
     bool deferred;                /* suspended until http_resume */
     enum frame_status framing;    /* the header's framing verdict */
+    char *if_match;               /* several If-Match fields joined, or NULL */
     struct http_resp resp;
     char reqid[HTTP_REQID_MAX + 1];
 };
@@ -127,13 +129,15 @@ static enum MHD_Result http_finish(struct http_server *s, struct MHD_Connection 
     return ret;
 }
 
-/* Build the http_req view, call the handler, and answer now or suspend. */
+/* Build the http_req view, call the handler, and answer now or suspend. A
+ * request refused for a control byte in a field does not have its id echoed
+ * (the id may be the part before a NUL). */
 static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connection *conn,
                                      struct http_rstate *st, const char *url,
                                      const char *method)
 {
     const char *reqid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-    if (reqid && http_reqid_ok(reqid))
+    if (reqid && st->framing != FRAME_VALUE_CTL && http_reqid_ok(reqid))
         memcpy(st->reqid, reqid, strlen(reqid) + 1); /* http_reqid_ok bounds it */
     else if (id_request(st->reqid, sizeof st->reqid) != ID_OK)
         snprintf(st->reqid, sizeof st->reqid, "0");
@@ -144,8 +148,7 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
         .body_too_large = st->too_large,
         .content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                     MHD_HTTP_HEADER_CONTENT_TYPE),
-        .if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_IF_MATCH),
+        .if_match = mhdr_if_match(conn, &st->if_match),
         .cookie_cart = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "cart"),
         .idem_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, IDEM_HEADER),
         .request_id = st->reqid,
@@ -194,23 +197,6 @@ static bool http_collect(struct http_rstate *st, const char *data, size_t n)
     return st->discarded <= HTTP_DRAIN_MAX;
 }
 
-/* MHD_KeyValueIterator: feed one header field to the framing scan. */
-static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                        const char *value)
-{
-    frame_header(cls, key, value);
-    return MHD_YES;
-}
-
-/* The framing verdict on a request's header (RFC 9112), before its body. */
-static enum frame_status http_framing(struct MHD_Connection *conn, const char *version)
-{
-    struct frame_scan f;
-    frame_init(&f);
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, http_scan_header, &f);
-    return frame_verdict(&f, version && !strcmp(version, MHD_HTTP_VERSION_1_1));
-}
-
 /* MHD's access handler: collect the body, answer once it is all in. A request
  * whose framing is ambiguous is answered at once, its body unread, and its
  * connection closed. */
@@ -227,7 +213,7 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn,
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
         *con_cls = st;
-        st->framing = http_framing(conn, version);
+        st->framing = mhdr_framing(conn, method, version);
         if (st->framing != FRAME_OK)
             return http_dispatch(s, conn, st, url, method);
         if (http_content_length(conn) > HTTP_DRAIN_MAX) {
@@ -256,6 +242,7 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **con
     if (!st)
         return;
     free(st->body);
+    free(st->if_match);
     free(st->resp.body);
     free(st);
     *con_cls = NULL;

@@ -65,7 +65,7 @@ struct store_req {
     enum store_op op;
     char id[CART_ID_MAX + 1];
     struct cart_change chg;       /* STORE_OP_CHANGE */
-    int64_t if_match;             /* STORE_OP_DEL: -1 for none */
+    struct cart_match if_match;   /* STORE_OP_DEL: its condition (zeroed: none) */
     struct store_idem idem;       /* CREATE, CHANGE, DEL: key "" for none */
     struct cart *out;             /* CREATE, GET, CHANGE: an initialized cart */
     enum store_status st;         /* the outcome, set before done() */

@@ -109,7 +109,6 @@ static void change_init(struct cart_change *chg, enum cart_op op)
 {
     memset(chg, 0, sizeof(*chg));
     chg->op = op;
-    chg->if_match = -1;
 }
 
 /* JSON insignificant whitespace. */
@@ -355,32 +354,4 @@ bool wire_is_json(const char *ct)
     while (*ct == ' ' || *ct == '\t')
         ct++;
     return *ct == '\0' || *ct == ';';
-}
-
-/* Parse If-Match ("3", W/"3", 3 or *) into a version, -1 for none or any. */
-bool wire_if_match(const char *h, int64_t *out)
-{
-    *out = -1;
-    if (!h)
-        return true;
-    while (*h == ' ')
-        h++;
-    if (!strcmp(h, "*"))
-        return true;
-    if (!strncmp(h, "W/", 2))
-        h += 2;
-    bool quoted = *h == '"';
-    h += quoted;
-    char *end;
-    if (*h < '0' || *h > '9')
-        return false;
-    long long v = strtoll(h, &end, 10);
-    if (quoted && *end++ != '"')
-        return false;
-    while (*end == ' ')
-        end++;
-    if (*end)
-        return false;
-    *out = v;
-    return true;
 }

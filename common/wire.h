@@ -2,7 +2,7 @@
  *
  * Decodes and validates request bodies into a struct cart_change (types,
  * known keys, sku syntax: the 400 class of errors), checks Content-Type,
- * parses If-Match, and encodes carts and error bodies. Pure functions,
+ * and encodes carts and error bodies (If-Match is etag's). Pure functions,
  * thread-safe. Range checks (422) belong to
  * cart_apply, so both stores enforce them the same way. */
 #ifndef WIRE_H
@@ -41,10 +41,6 @@ char *wire_error_json(const char *code, const char *message, const char *owner, 
 
 /* True when a Content-Type names application/json (parameters allowed). */
 bool wire_is_json(const char *content_type);
-
-/* Parse If-Match ("3", W/"3", 3 or *) into a version, -1 for none or any;
- * false when it is none of these (it can never match). */
-bool wire_if_match(const char *header, int64_t *out);
 
 /* A static snake_case name for a status ("invalid_json", ...). */
 const char *wire_status_name(enum wire_status st);

@@ -209,11 +209,11 @@ static enum store_status mc_del(struct mstore *m, struct mt_shard *sh, struct mt
     enum store_status st = mrec_check(e, q, m->ttl);
     if (st != STORE_NOT_FOUND) /* a delete is never remembered: a hit is a reused key */
         return st;
-    if (q->if_match >= 0) {
+    if (q->if_match.set) {
         struct cart c = {0};
         if (cblob_decode(e->blob, e->len, &c, NULL, NULL) != CBLOB_OK)
             return STORE_ERROR;
-        bool conflict = c.version != q->if_match;
+        bool conflict = !cart_match_ok(&q->if_match, c.version);
         cart_free(&c);
         if (conflict) {
             q->cst = CART_CONFLICT;

@@ -69,7 +69,7 @@ static bool rpipe_prepare(struct rpipe *p, struct store_req *q, struct rpipe_ite
             return false;
         }
     } else if (q->op == STORE_OP_DEL) {
-        rscript_args_del(&it->a, p->cfg.ttl, q->if_match, &q->idem);
+        rscript_args_del(&it->a, p->cfg.ttl, &q->if_match, &q->idem);
     } else if (q->op == STORE_OP_CREATE) {
         rscript_args_create(&it->a, p->cfg.ttl, &q->idem);
     } else {

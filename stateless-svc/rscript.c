@@ -78,17 +78,17 @@ static const char *const rscript_texts[RSCRIPT_COUNT] = {
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[1])\n"
     "return {'ok', table.concat(redis.call('HGETALL', KEYS[1]), '\\n')}\n",
-    [RSCRIPT_DEL] = /* ARGV: ttl, key, fp, keep, if_match ('' for none) */
+    [RSCRIPT_DEL] = /* ARGV: ttl, key, fp, keep, if_match (rs_arg_match) */
     RS_PRELUDE
     "if redis.call('EXISTS', k) == 0 then return {'rej', 'not_found'} end\n"
     "local again = remembered(0)\n"
     "if again then return again end\n"
-    "if ARGV[5] ~= '' and redis.call('HGET', k, 'v') ~= ARGV[5] then\n"
-    "  return {'rej', 'version_conflict'} end\n"
+    "if ARGV[5] ~= '' and not string.find(ARGV[5], ',' .. redis.call('HGET', k, 'v') .. ',',\n"
+    "  1, true) then return {'rej', 'version_conflict'} end\n"
     "redis.call('DEL', k, ik)\n"
     "return {'ok', {}}\n",
     /* ARGV: ttl, key, fp, keep, max_items, op, sku, qty, price ('' for none),
-     * if_match ('' for none), qty_max, price_max, sku_max. The checks and their
+     * if_match (rs_arg_match), qty_max, price_max, sku_max. The checks and their
      * order are those of cart_apply (cart.c); reasons are cart_status_name()s.
      * Numbers arrive clamped (C side) and are parsed strictly. */
     [RSCRIPT_CHANGE] =
@@ -108,7 +108,8 @@ static const char *const rscript_texts[RSCRIPT_COUNT] = {
     "local nv = tonumber(v) + 1\n"
     "local again = remembered(nv)\n"
     "if again then return again end\n"
-    "if ARGV[10] ~= '' and v ~= ARGV[10] then return rej('version_conflict') end\n"
+    "if ARGV[10] ~= '' and not string.find(ARGV[10], ',' .. v .. ',', 1, true) then\n"
+    "  return rej('version_conflict') end\n"
     "if #sku > smax or not string.match(sku, '^[%w%._%-]+$') then return rej('invalid_sku') end\n"
     "if price and (price < 0 or price > pmax) then return rej('price_out_of_range') end\n"
     "local f = 's:' .. sku\n"
@@ -168,6 +169,23 @@ static void rs_arg_num(struct rscript_args *a, int i, long long v)
     a->v[i] = a->num[i];
 }
 
+/* Set ARGV i to an If-Match condition: '' for none, else its versions
+ * between commas (",3,5,"; "," for a list naming none), which the scripts
+ * search for ",<version>," as plain text. */
+static void rs_arg_match(struct rscript_args *a, int i, const struct cart_match *m)
+{
+    size_t len = 0;
+    a->match[0] = '\0';
+    a->v[i] = a->match;
+    if (!m->set)
+        return;
+    a->match[len++] = ',';
+    for (unsigned k = 0; k < m->n && k < CART_MATCH_MAX; k++)
+        len += (size_t)snprintf(a->match + len, sizeof a->match - len, "%lld,",
+                                (long long)m->v[k]);
+    a->match[len] = '\0';
+}
+
 /* ARGV of get (see rscript.h). */
 void rscript_args_ttl(struct rscript_args *a, int ttl)
 {
@@ -194,15 +212,12 @@ void rscript_args_create(struct rscript_args *a, int ttl, const struct store_ide
 }
 
 /* ARGV of del (see rscript.h). */
-void rscript_args_del(struct rscript_args *a, int ttl, int64_t if_match,
+void rscript_args_del(struct rscript_args *a, int ttl, const struct cart_match *if_match,
                       const struct store_idem *ik)
 {
     a->n = 5;
     rs_args_keyed(a, ttl, ik);
-    a->num[4][0] = '\0';
-    a->v[4] = a->num[4];
-    if (if_match >= 0)
-        rs_arg_num(a, 4, (long long)if_match);
+    rs_arg_match(a, 4, if_match);
 }
 
 /* Clamp v into lo..hi: values past a limit keep every comparison the script makes. */
@@ -233,8 +248,7 @@ enum cart_status rscript_args_change(struct rscript_args *a, const struct cart_c
     a->v[9] = a->num[9];
     if (chg->has_price)
         rs_arg_num(a, 8, rs_clamp(chg->price, -1, CART_PRICE_MAX + 1));
-    if (chg->if_match >= 0)
-        rs_arg_num(a, 9, (long long)chg->if_match);
+    rs_arg_match(a, 9, &chg->if_match);
     rs_arg_num(a, 10, CART_QTY_MAX);
     rs_arg_num(a, 11, CART_PRICE_MAX);
     rs_arg_num(a, 12, CART_SKU_MAX);

@@ -40,6 +40,7 @@ struct rscript_args {
     int n;
     const char *v[RSCRIPT_MAX_ARGS];
     char num[RSCRIPT_MAX_ARGS][24];
+    char match[CART_MATCH_MAX * 21 + 2];   /* If-Match versions: ",3,5," */
 };
 
 /* The Lua text of script id; NULL for an id out of range. */
@@ -55,8 +56,8 @@ void rscript_args_ttl(struct rscript_args *a, int ttl);
  * outlive a), its fingerprint and IDEM_KEEP. */
 void rscript_args_create(struct rscript_args *a, int ttl, const struct store_idem *ik);
 
-/* ARGV of del: as create, then the If-Match version (-1 for none). */
-void rscript_args_del(struct rscript_args *a, int ttl, int64_t if_match,
+/* ARGV of del: as create, then the If-Match versions (see rscript.c). */
+void rscript_args_del(struct rscript_args *a, int ttl, const struct cart_match *if_match,
                       const struct store_idem *ik);
 
 /* ARGV of change (chg and ik must outlive a): as create, then the change and

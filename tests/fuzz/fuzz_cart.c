@@ -46,7 +46,8 @@ static void decode(const uint8_t *r, const struct cart *c, struct cart_change *c
     chg->has_price = r[4] & 1;
     chg->price = num(r[5] % 24, r[6]);
     uint8_t m = r[7] % 4;
-    chg->if_match = m == 0 ? -1 : m == 1 ? c->version : m == 2 ? c->version + 1 : c->version - 1;
+    chg->if_match = cart_match_one(m == 0 ? -1 : m == 1 ? c->version : m == 2 ? c->version + 1
+                                                                  : c->version - 1);
 }
 
 /* The model's invariants on one cart. */

@@ -3,9 +3,10 @@
  * line is the request target, the first byte's low bit the HTTP version),
  * fed as the server feeds them. Checks that a verdict never crashes and
  * agrees with what was fed: FRAME_OK means at most one Host (one for
- * HTTP/1.1), never both Content-Length and Transfer-Encoding, and any
- * Transfer-Encoding is exactly chunked; and that frame_origin_path returns a
- * path ("/...") for an absolute-form target. Single-threaded. */
+ * HTTP/1.1), never both Content-Length and Transfer-Encoding, any
+ * Transfer-Encoding is exactly chunked (and only in HTTP/1.1), and no value
+ * holds a control byte but tab; and that frame_origin_path returns a path
+ * ("/...") for an absolute-form target. Single-threaded. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static void need(int cond)
 
 /* Count of header names equal to name among the fed lines. */
 struct tally {
-    unsigned hosts, cls, tes;
+    unsigned hosts, cls, tes, ctls;
 };
 
 /* Feed one "name:value" line (no colon: all name) and tally it. */
@@ -35,6 +36,8 @@ static void feed(struct frame_scan *f, struct tally *t, char *line)
         value = colon + 1;
     }
     frame_header(f, line, value);
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        t->ctls += (*p < 0x20 && *p != '\t') || *p == 0x7f;
     t->hosts += !strcasecmp(line, "Host");
     t->cls += !strcasecmp(line, "Content-Length");
     t->tes += !strcasecmp(line, "Transfer-Encoding");
@@ -51,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, data + 1, size - 1);
     buf[size - 1] = '\0';
     struct frame_scan f;
-    struct tally t = {0, 0, 0};
+    struct tally t = {0, 0, 0, 0};
     frame_init(&f);
     char *save = NULL, *target = strtok_r(buf, "\n", &save);
     if (target) {
@@ -65,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     need(frame_message(st) != NULL);
     if (st == FRAME_OK) {
         need(t.hosts <= 1 && (!http11 || t.hosts == 1));
-        need(!(t.cls && t.tes) && t.tes <= 1);
+        need(!(t.cls && t.tes) && t.tes <= 1 && (http11 || !t.tes));
+        need(t.ctls == 0);
         need(!frame_not_implemented(st));
     }
     free(buf);

@@ -28,7 +28,7 @@ static void check(enum wire_status st, const struct cart_change *chg,
         need(memcmp(chg, before, sizeof *chg) == 0);
         return;
     }
-    need(chg->op == op && chg->if_match == -1);
+    need(chg->op == op && !chg->if_match.set);
     need(memchr(chg->sku, '\0', sizeof chg->sku) != NULL);
     need(cart_sku_valid(chg->sku, strlen(chg->sku)));
 }

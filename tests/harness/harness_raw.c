@@ -70,8 +70,16 @@ static int raw_read(int fd, char *dst, size_t n)
 long harness_raw_response(int fd, char *body, size_t bodylen)
 {
     char hdr[8192];
+    return harness_raw_response_head(fd, hdr, sizeof hdr, body, bodylen);
+}
+
+/* harness_raw_response, keeping the status line and header fields in hdr. */
+long harness_raw_response_head(int fd, char *hdr, size_t hdrlen, char *body, size_t bodylen)
+{
+    if (hdrlen < 8)
+        return -1;
     size_t n = 0;
-    while (n < sizeof hdr - 1 && (n < 4 || memcmp(hdr + n - 4, "\r\n\r\n", 4) != 0)) {
+    while (n < hdrlen - 1 && (n < 4 || memcmp(hdr + n - 4, "\r\n\r\n", 4) != 0)) {
         int r = raw_read(fd, hdr + n, 1);     /* one byte at a time: never read past */
         if (r <= 0)
             return r == 0 ? 0 : -1;

@@ -22,6 +22,10 @@ bool harness_raw_send(int fd, const void *buf, size_t len);
  * peer closed or reset first; -1 on a read timeout or a malformed response. */
 long harness_raw_response(int fd, char *body, size_t bodylen);
 
+/* harness_raw_response that also keeps the status line and header fields,
+ * NUL-terminated, in hdr (at least 8 bytes; a longer head is cut short). */
+long harness_raw_response_head(int fd, char *hdr, size_t hdrlen, char *body, size_t bodylen);
+
 /* True when the peer closes (or resets) the connection within timeout_ms;
  * any bytes that arrive first are discarded. */
 bool harness_raw_closed(int fd, int timeout_ms);

@@ -64,7 +64,7 @@ static enum store_status scall_op(const struct store *s, struct store_req *q, co
 enum store_status scall_create(const struct store *s, const char *id, struct store_idem *ik,
                                struct cart *out, char *err, size_t errlen)
 {
-    struct store_req q = {.op = STORE_OP_CREATE, .out = out, .if_match = -1};
+    struct store_req q = {.op = STORE_OP_CREATE, .out = out};
     return scall_op(s, &q, id, ik, NULL, err, errlen);
 }
 
@@ -72,7 +72,7 @@ enum store_status scall_create(const struct store *s, const char *id, struct sto
 enum store_status scall_get(const struct store *s, const char *id, struct cart *out,
                             char *err, size_t errlen)
 {
-    struct store_req q = {.op = STORE_OP_GET, .out = out, .if_match = -1};
+    struct store_req q = {.op = STORE_OP_GET, .out = out};
     return scall_op(s, &q, id, NULL, NULL, err, errlen);
 }
 
@@ -82,7 +82,7 @@ enum store_status scall_change(const struct store *s, const char *id,
                                struct cart *out, enum cart_status *cst, char *err,
                                size_t errlen)
 {
-    struct store_req q = {.op = STORE_OP_CHANGE, .out = out, .if_match = -1};
+    struct store_req q = {.op = STORE_OP_CHANGE, .out = out};
     if (chg)
         q.chg = *chg;
     return scall_op(s, &q, id, ik, cst, err, errlen);
@@ -93,6 +93,7 @@ enum store_status scall_del(const struct store *s, const char *id, int64_t if_ma
                             struct store_idem *ik, enum cart_status *cst, char *err,
                             size_t errlen)
 {
-    struct store_req q = {.op = STORE_OP_DEL, .out = NULL, .if_match = if_match};
+    struct store_req q = {.op = STORE_OP_DEL, .out = NULL,
+                          .if_match = cart_match_one(if_match)};
     return scall_op(s, &q, id, ik, cst, err, errlen);
 }

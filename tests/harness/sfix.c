@@ -46,7 +46,7 @@ enum store_status sfix_chg(const char *id, enum cart_op op, const char *sku, int
                            enum cart_status *cst)
 {
     struct cart_change c = { .op = op, .qty = qty, .price = price,
-                             .has_price = price != SFIX_NOPRICE, .if_match = if_match };
+                             .has_price = price != SFIX_NOPRICE, .if_match = cart_match_one(if_match) };
     char err[SFIX_ERRLEN] = "";
     snprintf(c.sku, sizeof(c.sku), "%s", sku);
     *cst = CART_OK;

@@ -191,6 +191,82 @@ Test(errors, if_match)
                  contract_resp.body);
 }
 
+/* A change with If-Match h on cart id at its version (GET first): the status. */
+static long add_if(const char *id, const char *const *h)
+{
+    return contract_call_h("POST", contract_path("/carts/%s/items", id),
+                           "{\"sku\":\"L\",\"qty\":1,\"unit_price_cents\":1}", h);
+}
+
+/* The cart's version as a GET without condition sees it. */
+static long long version_of(const char *id)
+{
+    cr_assert_eq(contract_call("GET", contract_path("/carts/%s", id), NULL), 200);
+    return contract_jint("version");
+}
+
+Test(errors, if_match_lists)
+{
+    contract_start(STATEFUL);
+    char id[65];
+    contract_new_cart(id);
+    const char *any_of[] = { "If-Match: \"5\", \"0\"", NULL };
+    cr_assert_eq(add_if(id, any_of), 200, "\"5\", \"0\" on version 0: %s", contract_resp.body);
+    const char *weak[] = { "If-Match: W/\"1\"", NULL };
+    add_if(id, weak);
+    contract_expect_err(412, "version_conflict");     /* strong comparison: weak never matches */
+    const char *ows[] = { "If-Match: ,\"9\" ,\t\"1\" ,", NULL };
+    cr_assert_eq(add_if(id, ows), 200, "empty elements and OWS: %s", contract_resp.body);
+    const char *opaque[] = { "If-Match: \"abc\", W/\"2\", \"02\", \"2\"", NULL };
+    cr_assert_eq(add_if(id, opaque), 200, "a tag that is no version: %s", contract_resp.body);
+    const char *two_lines[] = { "If-Match: \"9\"", "If-Match: \"3\"", NULL };
+    cr_assert_eq(add_if(id, two_lines), 200, "two If-Match lines: %s", contract_resp.body);
+    static const char *const garbage[] = { "If-Match: \"4\" \"4\"", "If-Match: \"4\", *",
+                                           "If-Match: \"4", "If-Match: \"4\";x",
+                                           "If-Match: w/\"4\"", "If-Match: \"4\" x" };
+    for (size_t i = 0; i < sizeof garbage / sizeof *garbage; i++) {
+        const char *h[] = { garbage[i], NULL };
+        add_if(id, h);
+        contract_expect_err(412, "version_conflict");
+    }
+    const char *stale[] = { "If-Match: \"1\", \"2\", \"3\"", NULL };
+    contract_call_h("DELETE", contract_path("/carts/%s", id), NULL, stale);
+    contract_expect_err(412, "version_conflict");
+    cr_assert_eq(version_of(id), 4, "a refused change changed the cart");
+    const char *star[] = { "If-Match: *", NULL };
+    cr_assert_eq(add_if(id, star), 200, "*: %s", contract_resp.body);
+    const char *del[] = { "If-Match: \"4\", \"5\"", NULL };
+    cr_assert_eq(contract_call_h("DELETE", contract_path("/carts/%s", id), NULL, del), 204,
+                 "%s", contract_resp.body);
+}
+
+Test(errors, if_match_on_reads)
+{
+    contract_start(STATEFUL);
+    char id[65];
+    contract_new_cart(id);
+    contract_add(id, "A", 1, 10);
+    const char *stale[] = { "If-Match: \"0\"", NULL };
+    const char *cur[] = { "If-Match: \"0\", \"1\"", NULL };
+    contract_call_h("GET", contract_path("/carts/%s", id), NULL, stale);
+    contract_expect_err(412, "version_conflict");
+    cr_assert_eq(contract_call_h("HEAD", contract_path("/carts/%s", id), NULL, stale), 412);
+    contract_call_h("GET", "/cart", NULL, stale);
+    contract_expect_err(412, "version_conflict");
+    const char *garbage[] = { "If-Match: 1\"", NULL };
+    contract_call_h("GET", contract_path("/carts/%s", id), NULL, garbage);
+    contract_expect_err(412, "version_conflict");
+    cr_assert_eq(contract_call_h("GET", contract_path("/carts/%s", id), NULL, cur), 200, "%s",
+                 contract_resp.body);
+    cr_assert_eq(contract_jint("version"), 1);
+    cr_assert_eq(contract_call_h("GET", "/cart", NULL, cur), 200, "%s", contract_resp.body);
+    const char *weak[] = { "If-Match: W/\"1\"", NULL };
+    contract_call_h("GET", contract_path("/carts/%s", id), NULL, weak);
+    contract_expect_err(412, "version_conflict");
+    contract_call_h("GET", contract_path("/carts/%s", "nosuchcart"), NULL, stale);
+    contract_expect_err(404, "cart_not_found");
+}
+
 Test(errors, body_too_large)
 {
     contract_start(STATEFUL);

@@ -19,7 +19,7 @@ static struct cart_change chg(enum cart_op op, const char *sku, int64_t qty, int
     c.qty = qty;
     c.price = price;
     c.has_price = has_price;
-    c.if_match = -1;
+    c.if_match = cart_match_one(-1);
     return c;
 }
 
@@ -227,19 +227,19 @@ Test(cart, if_match)
     struct cart_change ch = chg(CART_OP_ADD, "A", 1, 1, true);
 
     cart_init(&c, "c1");
-    ch.if_match = 1;
+    ch.if_match = cart_match_one(1);
     cr_assert_eq(cart_apply(&c, &ch, 100), CART_CONFLICT);
-    ch.if_match = 0;
+    ch.if_match = cart_match_one(0);
     cr_assert_eq(cart_apply(&c, &ch, 100), CART_OK);
     cr_assert_eq(cart_apply(&c, &ch, 100), CART_CONFLICT, "now stale");
     cr_assert_eq(c.version, 1);
     /* Conflict wins over every other refusal. */
     struct cart_change bad = chg(CART_OP_REMOVE, "bad/sku", 0, 0, false);
-    bad.if_match = 7;
+    bad.if_match = cart_match_one(7);
     cr_assert_eq(cart_apply(&c, &bad, 100), CART_CONFLICT);
-    ch.if_match = 1;
+    ch.if_match = cart_match_one(1);
     cr_assert_eq(cart_apply(&c, &ch, 100), CART_OK);
-    ch.if_match = -1;
+    ch.if_match = cart_match_one(-1);
     cr_assert_eq(cart_apply(&c, &ch, 100), CART_OK, "-1 is unconditional");
     cr_assert_eq(c.version, 3);
     cart_free(&c);

@@ -100,7 +100,13 @@ Test(cblob, malformed_blobs_are_refused)
     refused(qtybig, sizeof qtybig, "qty 10000");
     static const unsigned char longform[] = {1, 'i', 0x80, 0x00, 0, 0};
     refused(longform, sizeof longform, "a varint not in its shortest form");
-    static const unsigned char manylines[] = {1, 'i', 0, 0xff, 0x7f, 0};
+    static const unsigned char overlimit[] = {1, 'i', 0, 0x91, 0x4e, 0};
+    refused(overlimit, sizeof overlimit, "10001 lines, past CBLOB_MAX_LINES");
+    /* 200 lines (within CBLOB_MAX_LINES) declared with 5 bytes left after
+     * the count: one real line and the extra's length. */
+    static const unsigned char manylines[] = {1, 'i', 0, 0xc8, 0x01, 1, 'A', 1, 0, 0};
+    _Static_assert(200 < CBLOB_MAX_LINES && 200 > sizeof manylines - 5,
+                   "the case must pass the line limit and fail the byte check");
     refused(manylines, sizeof manylines, "more lines than bytes");
     free(b);
     cart_free(&c);

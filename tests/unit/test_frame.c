@@ -65,8 +65,43 @@ Test(frame, host_and_field_names)
     cr_expect_eq(verdict(true, space), FRAME_NAME_SPACE);
     cr_expect_eq(verdict(true, tab), FRAME_NAME_SPACE);
     cr_expect_eq(verdict(true, empty), FRAME_NAME_SPACE);
-    for (int st = FRAME_OK; st <= FRAME_NAME_SPACE; st++)
-        cr_expect_not_null(frame_message((enum frame_status)st));
+    for (int st = FRAME_OK; st <= FRAME_TE_HTTP10; st++)
+        cr_expect_str_neq(frame_message((enum frame_status)st), "bad framing");
+}
+
+Test(frame, http10_with_transfer_encoding_is_faulty)
+{
+    const char *const te[] = { "Transfer-Encoding", "chunked", NULL };
+    const char *const gz[] = { "Transfer-Encoding", "gzip", NULL };
+    const char *const tecl[] = { "Content-Length", "3", "Transfer-Encoding", "chunked", NULL };
+    const char *const cl[] = { "Content-Length", "3", NULL };
+    cr_expect_eq(verdict(false, te), FRAME_TE_HTTP10);
+    cr_expect_eq(verdict(false, gz), FRAME_TE_HTTP10, "faulty framing before 501");
+    cr_expect_eq(verdict(false, tecl), FRAME_TE_HTTP10);
+    cr_expect_eq(verdict(false, cl), FRAME_OK);
+    cr_expect_not(frame_not_implemented(FRAME_TE_HTTP10));
+}
+
+Test(frame, control_bytes_in_values)
+{
+    const char *const nul_cut[] = { "Host", "x", "X-Request-Id", "abc", NULL };
+    const char *const one[] = { "Host", "x", "X-Foo", "a\001b", NULL };
+    const char *const del[] = { "Host", "x", "X-Foo", "a\177", NULL };
+    const char *const esc[] = { "Host", "x\033", NULL };
+    const char *const tab[] = { "Host", "x", "X-Foo", "a\tb", NULL };
+    const char *const high[] = { "Host", "x", "X-Foo", "caf\303\251", NULL };
+    cr_expect_eq(verdict(true, one), FRAME_VALUE_CTL);
+    cr_expect_eq(verdict(true, del), FRAME_VALUE_CTL);
+    cr_expect_eq(verdict(true, esc), FRAME_VALUE_CTL);
+    cr_expect_eq(verdict(true, tab), FRAME_OK, "a tab is whitespace, not a control byte");
+    cr_expect_eq(verdict(true, high), FRAME_OK, "obs-text is allowed");
+    struct frame_scan f;
+    frame_init(&f);
+    for (int i = 0; nul_cut[i]; i += 2)
+        frame_header(&f, nul_cut[i], nul_cut[i + 1]);
+    cr_expect_eq(frame_verdict(&f, true), FRAME_OK);
+    frame_value_cut(&f);
+    cr_expect_eq(frame_verdict(&f, true), FRAME_VALUE_CTL);
 }
 
 Test(frame, absolute_form_targets)

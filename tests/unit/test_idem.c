@@ -243,8 +243,7 @@ static struct store mem_with_cart(void)
 static enum store_status add(struct store *s, struct store_idem *ik, const char *sku,
                              int64_t qty, struct cart *out)
 {
-    struct cart_change chg = { .op = CART_OP_ADD, .qty = qty, .price = 5, .has_price = true,
-                               .if_match = -1 };
+    struct cart_change chg = { .op = CART_OP_ADD, .qty = qty, .price = 5, .has_price = true };
     enum cart_status cst;
     char err[ERRLEN] = "";
     snprintf(chg.sku, sizeof chg.sku, "%s", sku);

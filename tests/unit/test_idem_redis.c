@@ -31,8 +31,7 @@ static struct store_idem ikey(const char *key, const char *body)
 static enum store_status add(const char *id, struct store_idem *ik, const char *sku,
                              int64_t qty, struct cart *out)
 {
-    struct cart_change chg = { .op = CART_OP_ADD, .qty = qty, .price = 5, .has_price = true,
-                               .if_match = -1 };
+    struct cart_change chg = { .op = CART_OP_ADD, .qty = qty, .price = 5, .has_price = true };
     enum cart_status cst = CART_OK;
     char err[ERRLEN] = "";
     snprintf(chg.sku, sizeof chg.sku, "%s", sku);

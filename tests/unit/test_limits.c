@@ -70,8 +70,7 @@ TestSuite(limits, .init = redis_up, .fini = redis_down, .timeout = 30);
 static enum cart_status change(struct store *s, enum cart_op op, const char *sku, int64_t qty,
                                int64_t price)
 {
-    struct cart_change chg = { .op = op, .qty = qty, .price = price, .has_price = price >= 0,
-                               .if_match = -1 };
+    struct cart_change chg = { .op = op, .qty = qty, .price = price, .has_price = price >= 0 };
     enum cart_status cst = CART_OK;
     char err[ERRLEN] = "";
     struct cart out;

@@ -227,7 +227,7 @@ Test(ownership, a_request_promotes_a_backup_whose_owner_is_gone)
     cr_expect_eq(role, MT_OWNED);
     cr_expect_eq(ep, 6, "the takeover moved the epoch");
     struct cart_change chg = {.op = CART_OP_ADD, .sku = "A", .qty = 1, .price = 5,
-                              .has_price = true, .if_match = -1};
+                              .has_price = true};
     cr_expect_eq(scall_change(&mfix_store, ID, &chg, NULL, &c, NULL, NULL, 0), STORE_OK);
     cr_expect_eq(c.version, 4);
     cart_free(&c);
@@ -235,7 +235,7 @@ Test(ownership, a_request_promotes_a_backup_whose_owner_is_gone)
 
 Test(ownership, without_peers_a_foreign_tag_is_misdirected)
 {
-    struct store_req q = {.op = STORE_OP_GET, .if_match = -1};
+    struct store_req q = {.op = STORE_OP_GET};
     snprintf(q.id, sizeof q.id, ID);
     cr_expect_eq(scall_run(&mfix_store, &q), STORE_MISDIRECTED);
     cr_expect_str_eq(q.owner, "rep2");

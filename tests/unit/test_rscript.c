@@ -129,7 +129,8 @@ Test(rscript, mirrors_cart_apply)
         c.qty = qtys[rand_r(&seed) % 8];
         c.price = prices[rand_r(&seed) % 7];
         c.has_price = c.price != SFIX_NOPRICE;
-        c.if_match = rand_r(&seed) % 4 ? -1 : model.version - (int64_t)(rand_r(&seed) % 2);
+        c.if_match = cart_match_one(rand_r(&seed) % 4 ? -1
+                                     : model.version - (int64_t)(rand_r(&seed) % 2));
         enum cart_status want = cart_apply(&model, &c, 3), cst = CART_OK;
         char err[ERRLEN] = "";
         enum store_status s = scall_change(&sfix_store, "r", &c, NULL, &got, &cst, err, sizeof(err));

@@ -49,7 +49,7 @@ static struct cart_change mk_change(enum cart_op op, const char *sku, int64_t qt
                                     int64_t price, bool has_price)
 {
     struct cart_change c = { .op = op, .qty = qty, .price = price,
-                             .has_price = has_price, .if_match = -1 };
+                             .has_price = has_price };
     snprintf(c.sku, sizeof(c.sku), "%s", sku);
     return c;
 }
@@ -111,7 +111,7 @@ Test(store_mem, round_trip)
     cr_assert_eq(c.expires_in, 60);
 
     chg = mk_change(CART_OP_SET, "BOOK-42", 5, 0, false);
-    chg.if_match = 1;
+    chg.if_match = cart_match_one(1);
     cr_assert_eq(scall_change(&s, "c1", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_OK);
 
     struct cart g;
@@ -173,7 +173,7 @@ Test(store_mem, rejections_carry_cart_status)
     cr_assert_eq(scall_change(&s, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
     cr_assert_eq(cst, CART_INVALID_SKU);
     chg = mk_change(CART_OP_ADD, "X", 1, 5, true);
-    chg.if_match = 7;
+    chg.if_match = cart_match_one(7);
     cr_assert_eq(scall_change(&s, "r", &chg, NULL, &c, &cst, err, sizeof(err)), STORE_REJECTED);
     cr_assert_eq(cst, CART_CONFLICT);
     for (int i = 0; i < 5; i++) {

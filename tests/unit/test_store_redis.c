@@ -242,7 +242,7 @@ Test(store_redis, hostile_sku_never_reaches_redis)
     raw_do(r, reset);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         sfix_refused("h", CART_OP_ADD, bad[i], 1, 1, -1, CART_INVALID_SKU);
-    struct cart_change unterminated = { .op = CART_OP_SET, .qty = 1, .if_match = -1 };
+    struct cart_change unterminated = { .op = CART_OP_SET, .qty = 1 };
     enum cart_status cst = CART_OK;
     memset(unterminated.sku, 'a', sizeof(unterminated.sku));
     cr_expect_eq(scall_change(&sfix_store, "h", &unterminated, NULL, NULL, &cst, NULL, 0), STORE_REJECTED);
