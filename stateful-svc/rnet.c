@@ -287,7 +287,7 @@ void rnet_members(struct rnet *n, int *members, int *live)
     for (size_t i = 0; i < n->n; i++) { /* our own slot among them: PEERS names us too */
         struct rnet_link *l = &n->links[i];
         pthread_mutex_lock(&l->mu);
-        k += !l->unresolved;
+        k += !l->unresolved && !l->gone;
         up += l->state == RL_UP;
         pthread_mutex_unlock(&l->mu);
     }

@@ -53,6 +53,7 @@ struct rnet_link {
     bool left;                    /* the loop's: the peer closed after draining */
     bool back;                    /* the peer linked back: its HELLO came on an incoming connection */
     bool unresolved;              /* its name did not resolve last time (no such pod) */
+    bool gone;                    /* it left after draining (scaled down, or restarting): no member */
     int64_t up_ms;                /* when the link came up */
     bool corked;                  /* rnet_send_many is queueing: no write per message */
     atomic_bool queued;           /* out holds bytes its queuer left to the loop */
@@ -117,8 +118,8 @@ bool rnet_settled(struct rnet *n);
  * had back_ms to do so), so that a peer stopped next can hand carts to us. */
 bool rnet_ready(struct rnet *n, int back_ms);
 
-/* Members (the replicas whose names resolve, this one included) and, of
- * them, the live ones (up links, and this one). */
+/* Members (the replicas whose names resolve, this one included, less those
+ * that left after draining) and, of them, the live ones (up links, and this one). */
 void rnet_members(struct rnet *n, int *members, int *live);
 
 /* Peers that linked to us but that we have no live link to yet (a replica

@@ -121,6 +121,8 @@ void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why)
     bool was_up = l->state == RL_UP;
     if (was_up)
         l->down_ms = l->left ? 0 : mt_now_ms();
+    if (was_up)
+        l->gone = l->left;
     l->left = false;
     l->back = false;
     if (l->fd >= 0)
@@ -288,6 +290,7 @@ static bool rn_link_hello(struct rnet *n, struct rnet_link *l, const struct rpro
     l->settled = true;
     l->inc = m->inc;
     l->back = back;
+    l->gone = false;
     l->up_ms = mt_now_ms();
     l->draining = m->code & 1;
     snprintf(l->tag, sizeof l->tag, "%s", m->tag);
