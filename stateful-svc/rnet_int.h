@@ -1,7 +1,8 @@
 /* rnet_int: what the replication network's modules share (rnet.c: the loop
- * and its life; rnet_link.c: outgoing links; rnet_conn.c: incoming
- * connections). Not for other modules. Thread-safety as in rnet.h: only the
- * loop thread reads, writes and closes; links are shared under their mutex. */
+ * and its life, and the socket helpers; rnet_link.c: outgoing links;
+ * rnet_conn.c: incoming connections). Not for other modules. Thread-safety
+ * as in rnet.h: only the loop thread reads, writes and closes; links are
+ * shared under their mutex. */
 #ifndef RNET_INT_H
 #define RNET_INT_H
 
