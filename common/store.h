@@ -30,7 +30,7 @@ enum store_status {
     STORE_ERROR           /* anything else: a bug or a bad reply */
 };
 
-#define STORE_STATS_EXTRA 12
+#define STORE_STATS_EXTRA 16
 
 /* A store-specific figure for /info and /metrics (a gauge cartpair_<name>). */
 struct store_stat {

@@ -44,12 +44,15 @@ struct repl_cfg {
     int port_offset;              /* a peer's replication port = its PEERS port + this */
     int timeout_ms;               /* an unanswered request past this kills the link */
     const char *tag;              /* this instance's cart-id tag */
+    const unsigned char *secret;  /* REPL_SECRET_FILE's bytes, NULL: links not authenticated */
+    size_t secret_len;
 };
 
 struct repl_stats {
     uint64_t bytes_sent, msgs_sent, acks, lag_max_ms;
     long pending;                 /* requests sent and not yet answered */
     int peers_live, peers;
+    uint64_t auth_refused;        /* peers refused: no proof that they hold the secret */
 };
 
 struct repl;

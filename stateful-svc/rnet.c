@@ -95,6 +95,7 @@ static void rn_tick(struct rnet *n)
         if (overdue)
             rn_link_down(n, l, "no answer in time");
     }
+    rn_conn_expire(n);
     if (n->ops.tick)
         n->ops.tick(n->ud);
 }
@@ -182,6 +183,9 @@ struct rnet *rnet_start(const struct rnet_cfg *cfg, const struct rnet_ops *ops, 
         return NULL;
     }
     n->cfg = *cfg;
+    rauth_init(&n->auth, cfg->secret, cfg->secret_len);
+    n->cfg.secret = NULL; /* keyed: the loop needs no copy of it */
+    n->cfg.secret_len = 0;
     n->ops = *ops;
     n->ud = ud;
     n->n = cfg->npeers < CFG_MAX_PEERS ? cfg->npeers : CFG_MAX_PEERS;
@@ -217,6 +221,7 @@ struct rnet *rnet_start(const struct rnet_cfg *cfg, const struct rnet_ops *ops, 
             close(n->efd);
         if (n->ep >= 0)
             close(n->ep);
+        rauth_wipe(&n->auth);
         free(n);
         return NULL;
     }
@@ -245,6 +250,7 @@ void rnet_stop(struct rnet *n)
     close(n->lfd);
     close(n->efd);
     close(n->ep);
+    rauth_wipe(&n->auth);
     free(n);
 }
 
@@ -309,4 +315,10 @@ void rnet_counters(struct rnet *n, uint64_t *bytes, uint64_t *msgs)
 {
     *bytes = atomic_load(&n->bytes);
     *msgs = atomic_load(&n->msgs);
+}
+
+/* Connections refused for want of the secret's proof. */
+uint64_t rnet_auth_refused(struct rnet *n)
+{
+    return rauth_refused(&n->auth);
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rauth.h"
 #include "rdns.h"
 #include "rnet.h"
 
@@ -23,6 +24,9 @@
 #define RN_TAG_EVENT ((uint64_t)1 << 61)
 #define RN_TAG_LINK ((uint64_t)1 << 60)
 
+/* Where an incoming connection is in the handshake (with a secret). */
+enum rn_conn_auth { RC_NEW = 0, RC_PROVING, RC_AUTHED };
+
 /* An incoming connection from a peer. */
 struct rnet_conn {
     struct rnet_conn *next;
@@ -32,6 +36,12 @@ struct rnet_conn {
     bool dead;
     bool want_out;                /* watching for writability */
     struct rproto_buf in, out;
+    char addr[64];                /* the peer's address, for the log */
+    int64_t opened_ms;
+    int auth;                     /* enum rn_conn_auth */
+    uint64_t hello_inc;           /* RC_PROVING: what the peer's HELLO said, */
+    bool hello_draining;          /* taken once its AUTH is checked */
+    unsigned char want[RPROTO_MAC_LEN]; /* RC_PROVING: the AUTH that proves it */
 };
 
 struct rnet {
@@ -47,6 +57,7 @@ struct rnet {
     struct rnet_conn *conns;
     struct rdns *dns;             /* the peers' names, resolved off the loop */
     atomic_ullong bytes, msgs;
+    struct rauth auth;            /* REPL_SECRET_FILE's key, and the refusals */
 };
 
 /* Make fd non-blocking, without Nagle's delay. */
@@ -58,6 +69,10 @@ bool rn_push(struct rnet *n, struct rnet_link *l, struct rproto_msg *m, int wait
 
 /* Our HELLO. */
 struct rproto_msg rn_hello(struct rnet *n);
+
+/* Close the incoming connections still unauthenticated REPL_TIMEOUT_MS
+ * after they were accepted (a peer that never sends its AUTH). */
+void rn_conn_expire(struct rnet *n);
 
 /* Close link l and answer its pending entries with NULL (loop thread). */
 void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why);

@@ -230,13 +230,45 @@ int rn_slot_of(struct rnet *n, uint64_t inc, bool set_draining)
     return -1;
 }
 
-/* The link's first answer is the peer's HELLO: up, or ourselves. */
+/* With a secret, the peer's HELLO answer must carry its nonce and the proof
+ * over both nonces: anything else is a peer that cannot prove it holds the
+ * secret, refused and counted. Without one, an answer with a proof is a peer
+ * that wants authentication (never up either). */
+static bool rn_link_proof_ok(struct rnet *n, struct rnet_link *l, const struct rproto_msg *m)
+{
+    const char *why = NULL;
+    if (!rauth_on(&n->auth))
+        why = m->opt ? "it authenticates its links; REPL_SECRET_FILE is not set here" : NULL;
+    else if (m->opt != (RPF_NONCE | RPF_MAC))
+        why = "its HELLO carries no proof (is REPL_SECRET_FILE set there?)";
+    else if (!rauth_check(&n->auth, RAUTH_ACCEPT, l->nonce, m->nonce, m->inc, m->tag, m->mac))
+        why = "its proof is wrong (another secret?)";
+    if (why) {
+        char who[160];
+        snprintf(who, sizeof who, "%s:%d", l->host, l->port);
+        rauth_refuse(&n->auth, who, why, mt_now_ms());
+    }
+    return why == NULL;
+}
+
+/* The link's first answer is the peer's HELLO: up (with a secret, once its
+ * proof checked, and with our AUTH queued before any request), or ourselves. */
 static bool rn_link_hello(struct rnet *n, struct rnet_link *l, const struct rproto_msg *m)
 {
-    if (m->type != RP_HELLO)
+    if (m->type != RP_HELLO || !rn_link_proof_ok(n, l, m))
         return false;
+    struct rproto_msg a = {.type = RP_AUTH};
+    if (rauth_on(&n->auth)) {
+        struct rproto_msg h = rn_hello(n);
+        rauth_mac(&n->auth, RAUTH_CONNECT, l->nonce, m->nonce, n->cfg.inc, h.tag, a.mac);
+    }
     pthread_mutex_lock(&l->mu);
     bool self = m->inc == n->cfg.inc;
+    /* before the state is up: no other thread queues a request ahead of it */
+    if (rauth_on(&n->auth) && !self && !rproto_append(&l->out, &a)) {
+        pthread_mutex_unlock(&l->mu);
+        return false;
+    }
     l->state = self ? RL_SELF : RL_UP;
     l->settled = true;
     l->inc = m->inc;
@@ -247,7 +279,8 @@ static bool rn_link_hello(struct rnet *n, struct rnet_link *l, const struct rpro
         rn_link_down(n, l, "this is us");
         return true;
     }
-    log_msg(LOG_INFO, "peer_up", "%s:%d answers, tag %s", l->host, l->port, l->tag);
+    log_msg(LOG_INFO, "peer_up", "%s:%d answers, tag %s%s", l->host, l->port, l->tag,
+            rauth_on(&n->auth) ? " (authenticated)" : "");
     return true;
 }
 
@@ -349,6 +382,14 @@ void rn_link_event(struct rnet *n, int slot, uint32_t ev)
             return;
         }
         struct rproto_msg h = rn_hello(n);
+        if (rauth_on(&n->auth)) { /* a fresh nonce: the peer's proof is over it */
+            if (!rauth_nonce(l->nonce)) {
+                rn_link_down(n, l, "no random nonce");
+                return;
+            }
+            h.opt = RPF_NONCE;
+            memcpy(h.nonce, l->nonce, sizeof h.nonce);
+        }
         pthread_mutex_lock(&l->mu);
         l->state = RL_HELLO;
         l->seq = 0;

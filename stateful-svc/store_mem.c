@@ -159,6 +159,8 @@ static enum store_status mem_stats(void *self, struct store_stats *out, char *er
          atomic_load(&m->touches_sent)},
         {"repl_expiry_dels_sent", "DELs sent to backups because the owned cart expired.",
          atomic_load(&m->expiry_dels)},
+        {"repl_auth_refused", "Replication connections refused: the peer did not prove it "
+         "holds REPL_SECRET_FILE's secret.", (long long)rs.auth_refused},
     };
     out->nextra = sizeof x / sizeof x[0];
     memcpy(out->extra, x, sizeof x);
@@ -260,6 +262,7 @@ int store_mem_replicate(struct store *s, const struct cfg *c, char *err, size_t 
         .mode = mode, .peers = peers, .npeers = (size_t)n, .listen_addr = c->listen_addr,
         .port = c->port + c->repl_port_offset, .port_offset = c->repl_port_offset,
         .timeout_ms = c->repl_timeout_ms, .tag = m->tag,
+        .secret = c->repl_secret_len ? c->repl_secret : NULL, .secret_len = c->repl_secret_len,
     };
     m->repl = repl_start(&rc, m, err, errlen);
     if (!m->repl)
