@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS, T_PATH, T_REPL, T_STS };
+enum opt_type { T_INT, T_LONG, T_ADDR, T_ID, T_REDIS, T_LEVEL, T_FORMAT, T_PEERS, T_PATH, T_REPL, T_STS, T_SECRET };
 
 #define K_FUL CFG_G_MEMORY
 #define K_LESS CFG_G_REDIS
@@ -92,6 +92,9 @@ static const struct opt opts[] = {
       "N", "acknowledge a change only once N replicas have it (one WAIT per batch)", "0" },
     { "REDIS_PASSWORD_FILE", "redis-password-file", T_PATH, 0, 0, F(redis_password_file), K_LESS,
       "FILE", "file holding the Redis and Sentinel password (wins over REDIS_URL's)", "none" },
+    { "REPL_SECRET_FILE", "repl-secret-file", T_SECRET, 0, 0, F(repl_secret_file), K_FUL, "FILE",
+      "file holding the secret (16..1024 bytes) every replica must prove it holds to join "
+      "replication", "none" },
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -285,6 +288,19 @@ static int cfg_apply_text(struct cfg *c, const struct opt *o, const char *v, con
     return 0;
 }
 
+/* REPL_SECRET_FILE: the path, and the secret it holds, read now (once). */
+static int cfg_apply_secret(struct cfg *c, const char *v, const char *who, char *err,
+                            size_t errlen)
+{
+    if (v[0] == '\0' || strlen(v) >= sizeof c->repl_secret_file)
+        return util_seterr(err, errlen, "%s: empty or longer than %zu bytes", who,
+                           sizeof c->repl_secret_file - 1);
+    if (secret_read(v, who, c->repl_secret, &c->repl_secret_len, err, errlen) != 0)
+        return -1;
+    snprintf(c->repl_secret_file, sizeof c->repl_secret_file, "%s", v);
+    return 0;
+}
+
 /* Check value v of setting o and store it in c; who names the variable (and flag). */
 static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const char *who,
                      char *err, size_t errlen)
@@ -341,6 +357,8 @@ static int cfg_apply(struct cfg *c, const struct opt *o, const char *v, const ch
     case T_REPL:
     case T_STS:
         return cfg_apply_text(c, o, v, who, err, errlen);
+    case T_SECRET:
+        return cfg_apply_secret(c, v, who, err, errlen);
     case T_PATH:
         if (v[0] == '\0' || strlen(v) >= sizeof c->redis_password_file)
             return util_seterr(err, errlen, "%s: empty or longer than %zu bytes", who,

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "log.h"
+#include "secret.h"
 
 /* Option groups a service takes (cfg_profile.groups); the common ones always. */
 #define CFG_G_MEMORY 1u       /* carts in memory: MAX_CARTS, MAX_MEMORY, PEERS, replication */
@@ -54,6 +55,9 @@ struct cfg {
     int repl_timeout_ms;      /* REPL_TIMEOUT_MS, 10..60000 (default 2000) */
     int repl_min_members;     /* REPL_MIN_MEMBERS, 0..64 (default 3; 0: no split-brain protection) */
     long max_memory;          /* MAX_MEMORY, bytes, 0 = no limit (default 0) */
+    char repl_secret_file[256]; /* REPL_SECRET_FILE, the replication links' secret (default "") */
+    unsigned char repl_secret[SECRET_MAX]; /* its bytes, read by cfg_load: never log them */
+    size_t repl_secret_len;   /* 0: no secret (links not authenticated) */
 };
 
 #define CFG_MAX_PEERS 64

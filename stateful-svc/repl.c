@@ -487,7 +487,7 @@ struct repl *repl_start(const struct repl_cfg *cfg, struct mstore *m, char *err,
     struct rnet_cfg nc = {
         .peers = cfg->peers, .npeers = cfg->npeers, .listen_addr = cfg->listen_addr,
         .port = cfg->port, .port_offset = cfg->port_offset, .timeout_ms = cfg->timeout_ms,
-        .tag = cfg->tag, .inc = r->inc,
+        .tag = cfg->tag, .inc = r->inc, .secret = cfg->secret, .secret_len = cfg->secret_len,
     };
     r->net = rnet_start(&nc, &repl_net_ops, r, err, errlen);
     atomic_store(&r->started, r->net != NULL);
@@ -571,6 +571,7 @@ void repl_stats(struct repl *r, struct repl_stats *out)
     out->taken = atomic_load(&r->taken);
     out->no_quorum = atomic_load(&r->no_quorum);
     out->members = atomic_load(&r->members);
+    out->auth_refused = rnet_auth_refused(r->net);
     size_t n;
     struct rnet_link *ls = rnet_links(r->net, &n);
     int64_t now = mt_now_ms();

@@ -45,6 +45,8 @@ struct repl_cfg {
     int timeout_ms;               /* an unanswered request past this kills the link */
     const char *tag;              /* this instance's cart-id tag */
     int min_members;              /* sync: split-brain protection from this many members (0: off) */
+    const unsigned char *secret;  /* REPL_SECRET_FILE's bytes, NULL: links not authenticated */
+    size_t secret_len;
 };
 
 struct repl_stats {
@@ -54,6 +56,7 @@ struct repl_stats {
     int members;                  /* the replicas whose names resolve, this one included */
     long pending;                 /* requests sent and not yet answered */
     int peers_live, peers;
+    uint64_t auth_refused;        /* peers refused: no proof that they hold the secret */
 };
 
 struct repl;

@@ -20,6 +20,50 @@
 #include "rnet_int.h"
 #include "util.h"
 
+/* Make fd non-blocking, without Nagle's delay. */
+void rn_nonblock(int fd)
+{
+    int one = 1;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* Read what fd has into b; false when the connection is over (*err: 0 or errno). */
+bool rn_recv(int fd, struct rproto_buf *b, int *err)
+{
+    if (!rproto_reserve(b, RN_READ)) {
+        *err = ENOMEM;
+        return false;
+    }
+    ssize_t r = recv(fd, b->p + b->len, RN_READ, 0);
+    if (r > 0)
+        b->len += (size_t)r;
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+        *err = r == 0 ? 0 : errno;
+        return false;
+    }
+    return true;
+}
+
+/* Write what fits of b to fd; false on a broken connection. */
+bool rn_flush_buf(struct rnet *n, int fd, struct rproto_buf *b)
+{
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t w = send(fd, b->p + off, b->len - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (w <= 0)
+            return false;
+        off += (size_t)w;
+    }
+    atomic_fetch_add(&n->bytes, off);
+    rproto_consume(b, off);
+    return true;
+}
+
 /* Connect the links that are down and due (each tick, and when woken: the
  * resolver may have answered). */
 static void rn_reconnect(struct rnet *n)
@@ -77,6 +121,7 @@ static void rn_tick(struct rnet *n)
         if (overdue)
             rn_link_down(n, l, "no answer in time");
     }
+    rn_conn_expire(n);
     if (n->ops.tick)
         n->ops.tick(n->ud);
 }
@@ -164,6 +209,9 @@ struct rnet *rnet_start(const struct rnet_cfg *cfg, const struct rnet_ops *ops, 
         return NULL;
     }
     n->cfg = *cfg;
+    rauth_init(&n->auth, cfg->secret, cfg->secret_len);
+    n->cfg.secret = NULL; /* keyed: the loop needs no copy of it */
+    n->cfg.secret_len = 0;
     n->ops = *ops;
     n->ud = ud;
     n->n = cfg->npeers < CFG_MAX_PEERS ? cfg->npeers : CFG_MAX_PEERS;
@@ -199,6 +247,7 @@ struct rnet *rnet_start(const struct rnet_cfg *cfg, const struct rnet_ops *ops, 
             close(n->efd);
         if (n->ep >= 0)
             close(n->ep);
+        rauth_wipe(&n->auth);
         free(n);
         return NULL;
     }
@@ -227,6 +276,7 @@ void rnet_stop(struct rnet *n)
     close(n->lfd);
     close(n->efd);
     close(n->ep);
+    rauth_wipe(&n->auth);
     free(n);
 }
 
@@ -342,4 +392,10 @@ void rnet_counters(struct rnet *n, uint64_t *bytes, uint64_t *msgs)
 {
     *bytes = atomic_load(&n->bytes);
     *msgs = atomic_load(&n->msgs);
+}
+
+/* Connections refused for want of the secret's proof. */
+uint64_t rnet_auth_refused(struct rnet *n)
+{
+    return rauth_refused(&n->auth);
 }

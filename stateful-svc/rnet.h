@@ -6,7 +6,10 @@
  * Outgoing links carry requests with a FIFO of pending entries (answers
  * come back in order); incoming connections carry a peer's requests, each
  * answered by the server callback. Any thread may queue on an up link
- * (rnet_send); only the loop thread reads, writes and closes. Thread-safe. */
+ * (rnet_send); only the loop thread reads, writes and closes. With a
+ * secret (REPL_SECRET_FILE), every connection proves in its HELLO exchange
+ * that both ends hold it (rauth.h); without one, links are as before.
+ * Thread-safe. */
 #ifndef RNET_H
 #define RNET_H
 
@@ -59,6 +62,7 @@ struct rnet_link {
     atomic_bool queued;           /* out holds bytes its queuer left to the loop */
     struct rproto_buf in;         /* the loop's */
     bool want_out;                /* the loop's: watching for writability */
+    unsigned char nonce[RPROTO_NONCE_LEN]; /* the loop's: our HELLO's, on this connection */
 };
 
 struct rnet;
@@ -84,6 +88,8 @@ struct rnet_cfg {
     int port, port_offset, timeout_ms;
     const char *tag;
     uint64_t inc;
+    const unsigned char *secret;  /* REPL_SECRET_FILE's bytes (NULL: no link authentication); */
+    size_t secret_len;            /* only read by rnet_start */
 };
 
 /* Listen and start the loop thread; NULL with err set. */
@@ -138,5 +144,8 @@ void rnet_wake(struct rnet *n);
 
 /* Bytes and messages sent so far. */
 void rnet_counters(struct rnet *n, uint64_t *bytes, uint64_t *msgs);
+
+/* Connections refused so far because the peer did not prove it holds the secret. */
+uint64_t rnet_auth_refused(struct rnet *n);
 
 #endif

@@ -1,7 +1,8 @@
 /* rnet_int: what the replication network's modules share (rnet.c: the loop
- * and its life; rnet_link.c: outgoing links; rnet_conn.c: incoming
- * connections). Not for other modules. Thread-safety as in rnet.h: only the
- * loop thread reads, writes and closes; links are shared under their mutex. */
+ * and its life, and the socket helpers; rnet_link.c: outgoing links;
+ * rnet_conn.c: incoming connections). Not for other modules. Thread-safety
+ * as in rnet.h: only the loop thread reads, writes and closes; links are
+ * shared under their mutex. */
 #ifndef RNET_INT_H
 #define RNET_INT_H
 
@@ -9,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rauth.h"
 #include "rdns.h"
 #include "rnet.h"
 
@@ -22,6 +24,9 @@
 #define RN_TAG_EVENT ((uint64_t)1 << 61)
 #define RN_TAG_LINK ((uint64_t)1 << 60)
 
+/* Where an incoming connection is in the handshake (with a secret). */
+enum rn_conn_auth { RC_NEW = 0, RC_PROVING, RC_AUTHED };
+
 /* An incoming connection from a peer. */
 struct rnet_conn {
     struct rnet_conn *next;
@@ -32,6 +37,12 @@ struct rnet_conn {
     bool kicked;                  /* its HELLO made the down links try again at once */
     bool want_out;                /* watching for writability */
     struct rproto_buf in, out;
+    char addr[64];                /* the peer's address, for the log */
+    int64_t opened_ms;
+    int auth;                     /* enum rn_conn_auth */
+    uint64_t hello_inc;           /* RC_PROVING: what the peer's HELLO said, */
+    bool hello_draining;          /* taken once its AUTH is checked */
+    unsigned char want[RPROTO_MAC_LEN]; /* RC_PROVING: the AUTH that proves it */
 };
 
 struct rnet {
@@ -48,6 +59,7 @@ struct rnet {
     struct rdns *dns;             /* the peers' names, resolved off the loop */
     atomic_ullong bytes, msgs;
     atomic_int unlinked;          /* the loop's count of rnet_unlinked, each tick */
+    struct rauth auth;            /* REPL_SECRET_FILE's key, and the refusals */
 };
 
 /* Make fd non-blocking, without Nagle's delay. */
@@ -59,6 +71,10 @@ bool rn_push(struct rnet *n, struct rnet_link *l, struct rproto_msg *m, int wait
 
 /* Our HELLO. */
 struct rproto_msg rn_hello(struct rnet *n);
+
+/* Close the incoming connections still unauthenticated REPL_TIMEOUT_MS
+ * after they were accepted (a peer that never sends its AUTH). */
+void rn_conn_expire(struct rnet *n);
 
 /* Close link l and answer its pending entries with NULL (loop thread). */
 void rn_link_down(struct rnet *n, struct rnet_link *l, const char *why);

@@ -18,14 +18,6 @@
 #include "rdns.h"
 #include "rnet_int.h"
 
-/* Make fd non-blocking, without Nagle's delay. */
-void rn_nonblock(int fd)
-{
-    int one = 1;
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
 /* Queue m on l (mutex held); with a pending entry unless wait < 0. The
  * caller writes at once when nothing else waits to go out (the answer may
  * come before the loop thread would have woken; the peer reads all that came
@@ -194,42 +186,6 @@ void rn_connect(struct rnet *n, struct rnet_link *l)
     pthread_mutex_unlock(&l->mu);
 }
 
-/* Read what fd has into b; false when the connection is over (*err: 0 or errno). */
-bool rn_recv(int fd, struct rproto_buf *b, int *err)
-{
-    if (!rproto_reserve(b, RN_READ)) {
-        *err = ENOMEM;
-        return false;
-    }
-    ssize_t r = recv(fd, b->p + b->len, RN_READ, 0);
-    if (r > 0)
-        b->len += (size_t)r;
-    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-        *err = r == 0 ? 0 : errno;
-        return false;
-    }
-    return true;
-}
-
-/* Write what fits of b to fd; false on a broken connection. */
-bool rn_flush_buf(struct rnet *n, int fd, struct rproto_buf *b)
-{
-    size_t off = 0;
-    while (off < b->len) {
-        ssize_t w = send(fd, b->p + off, b->len - off, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (w <= 0)
-            return false;
-        off += (size_t)w;
-    }
-    atomic_fetch_add(&n->bytes, off);
-    rproto_consume(b, off);
-    return true;
-}
-
 /* Flush link l (mutex held); watch for writability while bytes remain;
  * false when the write failed. */
 static bool rn_link_write_locked(struct rnet *n, struct rnet_link *l)
@@ -278,14 +234,46 @@ int rn_slot_of(struct rnet *n, uint64_t inc)
     return -1;
 }
 
-/* The link's first answer is the peer's HELLO: up, or ourselves. */
+/* With a secret, the peer's HELLO answer must carry its nonce and the proof
+ * over both nonces: anything else is a peer that cannot prove it holds the
+ * secret, refused and counted. Without one, an answer with a proof is a peer
+ * that wants authentication (never up either). */
+static bool rn_link_proof_ok(struct rnet *n, struct rnet_link *l, const struct rproto_msg *m)
+{
+    const char *why = NULL;
+    if (!rauth_on(&n->auth))
+        why = m->opt ? "it authenticates its links; REPL_SECRET_FILE is not set here" : NULL;
+    else if (m->opt != (RPF_NONCE | RPF_MAC))
+        why = "its HELLO carries no proof (is REPL_SECRET_FILE set there?)";
+    else if (!rauth_check(&n->auth, RAUTH_ACCEPT, l->nonce, m->nonce, m->inc, m->tag, m->mac))
+        why = "its proof is wrong (another secret?)";
+    if (why) {
+        char who[160];
+        snprintf(who, sizeof who, "%s:%d", l->host, l->port);
+        rauth_refuse(&n->auth, who, why, mt_now_ms());
+    }
+    return why == NULL;
+}
+
+/* The link's first answer is the peer's HELLO: up (with a secret, once its
+ * proof checked, and with our AUTH queued before any request), or ourselves. */
 static bool rn_link_hello(struct rnet *n, struct rnet_link *l, const struct rproto_msg *m)
 {
-    if (m->type != RP_HELLO)
+    if (m->type != RP_HELLO || !rn_link_proof_ok(n, l, m))
         return false;
     bool back = rn_conn_from(n, m->inc); /* it may have linked to us first */
+    struct rproto_msg a = {.type = RP_AUTH};
+    if (rauth_on(&n->auth)) {
+        struct rproto_msg h = rn_hello(n);
+        rauth_mac(&n->auth, RAUTH_CONNECT, l->nonce, m->nonce, n->cfg.inc, h.tag, a.mac);
+    }
     pthread_mutex_lock(&l->mu);
     bool self = m->inc == n->cfg.inc;
+    /* before the state is up: no other thread queues a request ahead of it */
+    if (rauth_on(&n->auth) && !self && !rproto_append(&l->out, &a)) {
+        pthread_mutex_unlock(&l->mu);
+        return false;
+    }
     l->state = self ? RL_SELF : RL_UP;
     l->settled = true;
     l->inc = m->inc;
@@ -299,7 +287,8 @@ static bool rn_link_hello(struct rnet *n, struct rnet_link *l, const struct rpro
         rn_link_down(n, l, "this is us");
         return true;
     }
-    log_msg(LOG_INFO, "peer_up", "%s:%d answers, tag %s", l->host, l->port, l->tag);
+    log_msg(LOG_INFO, "peer_up", "%s:%d answers, tag %s%s", l->host, l->port, l->tag,
+            rauth_on(&n->auth) ? " (authenticated)" : "");
     return true;
 }
 
@@ -401,6 +390,14 @@ void rn_link_event(struct rnet *n, int slot, uint32_t ev)
             return;
         }
         struct rproto_msg h = rn_hello(n);
+        if (rauth_on(&n->auth)) { /* a fresh nonce: the peer's proof is over it */
+            if (!rauth_nonce(l->nonce)) {
+                rn_link_down(n, l, "no random nonce");
+                return;
+            }
+            h.opt = RPF_NONCE;
+            memcpy(h.nonce, l->nonce, sizeof h.nonce);
+        }
         pthread_mutex_lock(&l->mu);
         l->state = RL_HELLO;
         l->seq = 0;

@@ -20,7 +20,17 @@ static const unsigned rp_fields[RP_TYPE_MAX] = {
     [RP_HANDOFF] = RPF_EPOCH | RPF_BLOB,
     [RP_ACK] = RPF_CODE,
     [RP_TOUCH] = RPF_EPOCH | RPF_INC | RPF_ID,
+    [RP_AUTH] = RPF_MAC,
 };
+
+/* Is f a field set that a frame of type may carry? One per type, but HELLO
+ * with or without the proof's fields (only in the order of a handshake). */
+static bool fields_ok(uint8_t type, unsigned f)
+{
+    unsigned base = rp_fields[type];
+    return f == base ||
+           (type == RP_HELLO && (f == (base | RPF_NONCE) || f == (base | RPF_NONCE | RPF_MAC)));
+}
 
 /* The field set a message type carries. */
 unsigned rproto_fields(uint8_t type)
@@ -58,11 +68,14 @@ bool rproto_append(struct rproto_buf *b, const struct rproto_msg *m)
 {
     if (m->type == 0 || m->type >= RP_TYPE_MAX)
         return false;
-    unsigned f = rp_fields[m->type];
+    unsigned f = rp_fields[m->type] | m->opt;
+    if (!fields_ok(m->type, f))
+        return false;
     size_t bl = (f & RPF_BLOB) ? m->bloblen : 0;
     if (bl > RPROTO_FRAME_MAX - 256 || strlen(m->tag) > ID_TAG_MAX || strlen(m->id) > CART_ID_MAX)
         return false;
-    if (!buf_room(b, 4 + 3 + 10 * 4 + 1 + 2 + ID_TAG_MAX + CART_ID_MAX + bl))
+    if (!buf_room(b, 4 + 3 + 10 * 4 + 1 + 2 + ID_TAG_MAX + CART_ID_MAX + bl + RPROTO_NONCE_LEN +
+                         RPROTO_MAC_LEN))
         return false;
     unsigned char *start = b->p + b->len, *p = start + 4;
     *p++ = RPROTO_VERSION;
@@ -83,6 +96,14 @@ bool rproto_append(struct rproto_buf *b, const struct rproto_msg *m)
         p += cblob_put_varint(p, bl);
         memcpy(p, m->blob, bl);
         p += bl;
+    }
+    if (f & RPF_NONCE) {
+        memcpy(p, m->nonce, RPROTO_NONCE_LEN);
+        p += RPROTO_NONCE_LEN;
+    }
+    if (f & RPF_MAC) {
+        memcpy(p, m->mac, RPROTO_MAC_LEN);
+        p += RPROTO_MAC_LEN;
     }
     size_t n = (size_t)(p - start) - 4;
     start[0] = (unsigned char)(n >> 24);
@@ -108,6 +129,17 @@ static bool get_str(const unsigned char **p, const unsigned char *end, char *out
     return n == 0 || (strlen(out) == n && id_valid(out));
 }
 
+/* Read n fixed bytes into out. */
+static bool get_fixed(const unsigned char **p, const unsigned char *end, unsigned char *out,
+                      size_t n)
+{
+    if ((size_t)(end - *p) < n)
+        return false;
+    memcpy(out, *p, n);
+    *p += n;
+    return true;
+}
+
 /* Decode the fields of a frame body (after the field byte). */
 static bool get_fields(const unsigned char *p, const unsigned char *end, unsigned f,
                        struct rproto_msg *m)
@@ -129,12 +161,16 @@ static bool get_fields(const unsigned char *p, const unsigned char *end, unsigne
     if ((f & RPF_ID) && !get_str(&p, end, m->id, CART_ID_MAX, false))
         return false;
     if (f & RPF_BLOB) {
-        if (!cblob_get_varint(&p, end, &bl) || bl != (uint64_t)(end - p))
+        if (!cblob_get_varint(&p, end, &bl) || bl > (uint64_t)(end - p))
             return false;
         m->blob = p;
         m->bloblen = (size_t)bl;
         p += bl;
     }
+    if ((f & RPF_NONCE) && !get_fixed(&p, end, m->nonce, RPROTO_NONCE_LEN))
+        return false;
+    if ((f & RPF_MAC) && !get_fixed(&p, end, m->mac, RPROTO_MAC_LEN))
+        return false;
     return p == end;
 }
 
@@ -151,9 +187,10 @@ enum rproto_status rproto_decode(const unsigned char *buf, size_t len, struct rp
         return RPROTO_MORE;
     const unsigned char *p = buf + 4, *end = p + n;
     memset(m, 0, sizeof *m);
-    if (p[0] != RPROTO_VERSION || p[1] == 0 || p[1] >= RP_TYPE_MAX || p[2] != rp_fields[p[1]])
+    if (p[0] != RPROTO_VERSION || p[1] == 0 || p[1] >= RP_TYPE_MAX || !fields_ok(p[1], p[2]))
         return RPROTO_BAD;
     m->type = p[1];
+    m->opt = (uint8_t)(p[2] & ~rp_fields[p[1]]);
     if (!get_fields(p + 3, end, p[2], m))
         return RPROTO_BAD;
     *used = n + 4;

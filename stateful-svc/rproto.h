@@ -9,7 +9,13 @@
  *   varint seq  (the sender's sequence number; a reply echoes its request's)
  *   then the fields present, in bit order:
  *     EPOCH varint, INC varint, CODE u8, TAG u8 len + bytes,
- *     ID u8 len + bytes, BLOB varint len + bytes (a cblob)
+ *     ID u8 len + bytes, BLOB varint len + bytes (a cblob),
+ *     NONCE RPROTO_NONCE_LEN bytes, MAC RPROTO_MAC_LEN bytes
+ *
+ * Each type has one field set, but HELLO, which may also carry NONCE (the
+ * connecting side of an authenticated link) or NONCE and MAC (the accepting
+ * side's answer): see rauth.h. Without REPL_SECRET_FILE no frame carries
+ * them, so the bytes are those of the first version.
  *
  * A peer answers requests in the order they came on a connection, so a
  * client can pipeline them. Decoding checks every length, the version, the
@@ -28,6 +34,8 @@
 
 #define RPROTO_VERSION 1
 #define RPROTO_FRAME_MAX (1024 * 1024)
+#define RPROTO_NONCE_LEN 16
+#define RPROTO_MAC_LEN 32         /* HMAC-SHA256 */
 
 enum rproto_type {
     RP_HELLO = 1,     /* TAG, INC, CODE (1: draining): who is at this end (both ways) */
@@ -44,11 +52,13 @@ enum rproto_type {
     RP_HANDOFF,       /* EPOCH, BLOB: you own this cart now (RP_ACK) */
     RP_ACK,           /* CODE (enum rproto_ack) */
     RP_TOUCH,         /* EPOCH, INC (owner), ID: the cart was read; slide the copy's TTL (RP_ACK) */
+    RP_AUTH,          /* MAC: the connecting side's proof, its first message after HELLO (no answer) */
     RP_TYPE_MAX
 };
 
 enum rproto_field {
-    RPF_EPOCH = 1, RPF_INC = 2, RPF_CODE = 4, RPF_TAG = 8, RPF_ID = 16, RPF_BLOB = 32
+    RPF_EPOCH = 1, RPF_INC = 2, RPF_CODE = 4, RPF_TAG = 8, RPF_ID = 16, RPF_BLOB = 32,
+    RPF_NONCE = 64, RPF_MAC = 128
 };
 
 /* RP_ACK's CODE. RPA_FULL: the backup cannot apply a change (or a TOUCH)
@@ -72,6 +82,9 @@ struct rproto_msg {
     char id[CART_ID_MAX + 1];
     const unsigned char *blob;    /* decoded: points into the frame */
     size_t bloblen;
+    uint8_t opt;                  /* HELLO's optional fields: 0, RPF_NONCE or RPF_NONCE | RPF_MAC */
+    unsigned char nonce[RPROTO_NONCE_LEN];
+    unsigned char mac[RPROTO_MAC_LEN];
 };
 
 /* A growable output buffer. */
@@ -80,7 +93,7 @@ struct rproto_buf {
     size_t len, cap;
 };
 
-/* The field set a message type carries. */
+/* The field set a message type carries (HELLO: without its optional ones). */
 unsigned rproto_fields(uint8_t type);
 
 /* Append m as one frame to b; false when out of memory or m is malformed. */

@@ -189,6 +189,8 @@ static enum store_status mem_stats(void *self, struct store_stats *out, char *er
          (long long)rs.no_quorum},
         {"repl_carts_taken", "Carts taken over from a peer (its owner moved, drained or died).",
          (long long)rs.taken},
+        {"repl_auth_refused", "Replication connections refused: the peer did not prove it "
+         "holds REPL_SECRET_FILE's secret.", (long long)rs.auth_refused},
     };
     out->nextra = sizeof x / sizeof x[0];
     memcpy(out->extra, x, sizeof x);
@@ -292,6 +294,7 @@ int store_mem_replicate(struct store *s, const struct cfg *c, char *err, size_t 
         .mode = mode, .peers = peers, .npeers = (size_t)n, .listen_addr = c->listen_addr,
         .port = c->port + c->repl_port_offset, .port_offset = c->repl_port_offset,
         .timeout_ms = c->repl_timeout_ms, .tag = m->tag, .min_members = c->repl_min_members,
+        .secret = c->repl_secret_len ? c->repl_secret : NULL, .secret_len = c->repl_secret_len,
     };
     m->repl = repl_start(&rc, m, err, errlen);
     if (!m->repl)

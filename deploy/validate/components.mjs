@@ -96,7 +96,7 @@ function checkMonitoring(objs) {
 
 /* Is the file path inside a Secret volume the container mounts (and the
  * volume has that key)? */
-function secretFile(spec, c, path) {
+export function secretFile(spec, c, path) {
   for (const m of c.volumeMounts ?? []) {
     const vol = (spec.volumes ?? []).find((v) => v.name === m.name);
     if (!vol?.secret || !String(path).startsWith(m.mountPath.replace(/\/$/, '') + '/')) continue;

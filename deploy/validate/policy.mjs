@@ -3,7 +3,7 @@
  * who may reach Redis). checkPolicies returns one string per broken rule. */
 import { objName } from './schema.mjs';
 import { checkNetwork, selectorMatches } from './network.mjs';
-import { checkComponents } from './components.mjs';
+import { checkComponents, secretFile } from './components.mjs';
 
 export { selectorMatches };
 
@@ -180,6 +180,10 @@ function checkStateful(objs) {
     if (peers.join(',') !== want.join(',')) errs.push(`${objName(sts)}: PEERS must be ${want.join(',')} (or set PEERS_STATEFULSET)`);
   }
   errs.push(...checkStatefulMemory(sts, c));
+  // Only replicas that hold the secret may replicate (a pod-network peer gets no cart).
+  if (!secretFile(tmpl.spec ?? {}, c, env('REPL_SECRET_FILE') ?? '')) {
+    errs.push(`${objName(sts)}: REPL_SECRET_FILE must be a file of a mounted Secret (authenticated replication links)`);
+  }
   const rp = c.readinessProbe ?? {};
   if ((rp.failureThreshold ?? 3) * (rp.periodSeconds ?? 10) < READINESS_TOLERANCE_S) {
     errs.push(`${objName(sts)}: readiness must tolerate a ${READINESS_TOLERANCE_S} s blip (failureThreshold x periodSeconds); a not-ready pod loses its sessions`);

@@ -17,8 +17,8 @@ const K8S = join(HERE, '..', 'k8s');
 /* Each overlay, the Secrets created outside it, and the components it must have on. */
 const OVERLAYS = {
   dev: [[], []],
-  prod: [['cartpair-redis'], []],
-  'prod-all': [['cartpair-redis'], ['gateway', 'monitoring', 'redis-ha']],
+  prod: [['cartpair-redis', 'stateful-svc-repl'], []],
+  'prod-all': [['cartpair-redis', 'stateful-svc-repl'], ['gateway', 'monitoring', 'redis-ha']],
 };
 
 /* Render a kustomization directory to YAML text (throws on failure). */
@@ -83,20 +83,29 @@ test('each component renders on its own and its objects validate', async () => {
 });
 
 test('prod without the components fails when they are required', async () => {
-  const errs = checkPolicies(objectsOf('prod'), ['cartpair-redis'], ['gateway', 'monitoring', 'redis-ha']);
+  const errs = checkPolicies(objectsOf('prod'), ['cartpair-redis', 'stateful-svc-repl'], ['gateway', 'monitoring', 'redis-ha']);
   for (const m of [/no HTTPRoute sends to stateful-svc/, /no alert on 5xx rate/, /Redis runs 1 pod/]) {
     assert.ok(errs.some((e) => m.test(e)), `${m} among:\n${errs.join('\n')}`);
   }
-  assert.ok(checkPolicies(objectsOf('prod'), ['cartpair-redis'], ['nonsense']).some((e) => e.includes('unknown component')));
+  assert.ok(checkPolicies(objectsOf('prod'), ['cartpair-redis', 'stateful-svc-repl'], ['nonsense']).some((e) => e.includes('unknown component')));
 });
 
 test('prod without its Secret declared external is refused', async () => {
   const errs = checkPolicies(objectsOf('prod'), []);
   assert.ok(errs.some((e) => e.includes('Secret cartpair-redis')), errs.join('\n'));
+  assert.ok(errs.some((e) => e.includes('Secret stateful-svc-repl')), errs.join('\n'));
 });
 
 /* Each case breaks one thing in the dev objects; the errors must name it. */
 const BROKEN = [
+  ['stateful-svc without the replication secret', /REPL_SECRET_FILE must be a file of a mounted Secret/, (o) => {
+    const c = container(pick(o, 'StatefulSet', 'stateful-svc'), 'stateful-svc');
+    c.env = c.env.filter((e) => e.name !== 'REPL_SECRET_FILE');
+  }],
+  ['stateful-svc secret file outside the Secret mount', /REPL_SECRET_FILE must be a file of a mounted Secret/, (o) => {
+    const c = container(pick(o, 'StatefulSet', 'stateful-svc'), 'stateful-svc');
+    c.env.find((e) => e.name === 'REPL_SECRET_FILE').value = '/run/secrets/repl/other';
+  }],
   ['containerPort as a string (wrong type)', /containerPort must be integer/, (o) => {
     container(pick(o, 'StatefulSet', 'stateful-svc'), 'stateful-svc').ports[0].containerPort = 'http';
   }],
@@ -367,7 +376,7 @@ test('CLI: a prod overlay patch with a wrong type fails', () => {
 });
 
 test('CLI: a component source file that loses the session persistence fails', () => {
-  const args = ['--external-secret', 'cartpair-redis', '--require', 'gateway', '--require', 'monitoring', '--require', 'redis-ha'];
+  const args = ['--external-secret', 'cartpair-redis', '--external-secret', 'stateful-svc-repl', '--require', 'gateway', '--require', 'monitoring', '--require', 'redis-ha'];
   const ok = brokenCopy('components/gateway/httproute-stateful.yaml', [['sessionName: cartpair-route', 'sessionName: cartpair-route ']], 'prod-all', args);
   assert.equal(ok.status, 0, ok.stderr);
   const r = brokenCopy('components/gateway/httproute-stateful.yaml', [[/ {6}sessionPersistence:\n( {8}.*\n)+/, '']], 'prod-all', args);
@@ -376,7 +385,7 @@ test('CLI: a component source file that loses the session persistence fails', ()
 });
 
 test('CLI: the redis-ha component without its WAIT setting fails', () => {
-  const args = ['--external-secret', 'cartpair-redis', '--require', 'redis-ha'];
+  const args = ['--external-secret', 'cartpair-redis', '--external-secret', 'stateful-svc-repl', '--require', 'redis-ha'];
   const r = brokenCopy('components/redis-ha/stateless-deployment.yaml', [['value: "1"', 'value: "0"']], 'prod-all', args);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /REDIS_WAIT_REPLICAS must be 1..2/);

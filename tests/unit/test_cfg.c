@@ -15,6 +15,7 @@ static const char *const all_vars[] = {
     "MAX_ITEMS", "REDIS_URL", "REDIS_TIMEOUT_MS", "LOG_LEVEL", "LOG_FORMAT",
     "DRAIN_SECONDS", "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_IP", "IDLE_TIMEOUT_SECONDS",
     "REDIS_SENTINELS", "REDIS_MASTER_NAME", "REDIS_WAIT_REPLICAS", "REDIS_PASSWORD_FILE",
+    "REPL_SECRET_FILE",
 };
 
 /* Each test runs in its own process: start it from an environment without our variables. */
@@ -335,6 +336,20 @@ Test(cfg, usage_lists_the_kinds_options, .init = cr_redirect_stdout)
     cr_expect(strstr(out, "--port") && strstr(out, "8081"), "%s", out);
     cr_expect(strstr(out, "--help") != NULL);
     cr_expect(strstr(out, "MAX_CARTS") == NULL, "stateless help lists MAX_CARTS");
+    cr_expect(strstr(out, "REPL_SECRET_FILE") == NULL, "stateless help lists REPL_SECRET_FILE");
+}
+
+/* stateful-svc's --help lists the replication secret. */
+Test(cfg, usage_lists_the_replication_secret, .init = cr_redirect_stdout)
+{
+    cfg_usage(CFG_STATEFUL);
+    fflush(stdout);
+    char out[16384];
+    FILE *f = cr_get_redirected_stdout();
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    cr_expect(strstr(out, "--repl-secret-file FILE") && strstr(out, "REPL_SECRET_FILE"), "%s",
+              out);
 }
 
 /* Parse a URL that must be good. */
@@ -394,6 +409,67 @@ Test(cfg, password_file)
     unlink(path);
     cr_expect_eq(cfg_read_password(path, pw, sizeof pw, err, sizeof err), -1);
     cr_expect_not_null(strstr(err, "REDIS_PASSWORD_FILE"), "%s", err);
+}
+
+/* Write content (n bytes) to a new temp file; its path into path. */
+static void temp_file(char *path, const void *content, size_t n)
+{
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, content, n), (ssize_t)n);
+    close(fd);
+}
+
+/* REPL_SECRET_FILE: read at load time, bytes as they are but a trailing
+ * newline; none by default. */
+Test(cfg, repl_secret_file)
+{
+    struct cfg c;
+    char err[256], path[] = "/tmp/cartpair-secret-XXXXXX";
+    cr_assert_eq(load(&c, CFG_STATEFUL, err, sizeof err, NULL), CFG_OK, "%s", err);
+    cr_expect_eq(c.repl_secret_len, 0u);
+    cr_expect_str_eq(c.repl_secret_file, "");
+    static const char bin[] = "\x00\x01binary secret\xff\n\n";
+    temp_file(path, bin, sizeof bin - 1);
+    setenv("REPL_SECRET_FILE", path, 1);
+    cr_assert_eq(load(&c, CFG_STATEFUL, err, sizeof err, NULL), CFG_OK, "%s", err);
+    cr_expect_str_eq(c.repl_secret_file, path);
+    cr_expect_eq(c.repl_secret_len, sizeof bin - 2, "only the last newline goes");
+    cr_expect(memcmp(c.repl_secret, bin, sizeof bin - 2) == 0);
+    unsetenv("REPL_SECRET_FILE");
+    cr_assert_eq(load(&c, CFG_STATEFUL, err, sizeof err, "--repl-secret-file", path, NULL),
+                 CFG_OK, "%s", err);
+    cr_expect_eq(c.repl_secret_len, sizeof bin - 2, "the flag");
+    unlink(path);
+}
+
+/* A missing, empty, too short or too long secret file stops the load; the
+ * message names the variable, never the content. */
+Test(cfg, repl_secret_file_refused)
+{
+    struct cfg c;
+    char err[256], p1[] = "/tmp/cartpair-secret-XXXXXX", p2[] = "/tmp/cartpair-secret-XXXXXX",
+         p3[] = "/tmp/cartpair-secret-XXXXXX";
+    temp_file(p1, "", 0);
+    temp_file(p2, "fifteen-bytes..\n", 16);
+    char big[SECRET_MAX + 1];
+    memset(big, 'x', sizeof big);
+    temp_file(p3, big, sizeof big);
+    const char *paths[] = {p1, p2, p3, "/nonexistent/secret"};
+    for (size_t i = 0; i < 4; i++) {
+        setenv("REPL_SECRET_FILE", paths[i], 1);
+        cr_expect_eq(load(&c, CFG_STATEFUL, err, sizeof err, NULL), CFG_ERROR, "%s", paths[i]);
+        cr_expect_not_null(strstr(err, "REPL_SECRET_FILE"), "%s", err);
+        cr_expect_null(strstr(err, "fifteen"), "the secret leaked: %s", err);
+        cr_expect_null(strstr(err, "xxxx"), "the secret leaked: %s", err);
+    }
+    setenv("REPL_SECRET_FILE", "", 1);
+    cr_expect_eq(load(&c, CFG_STATEFUL, err, sizeof err, NULL), CFG_ERROR);
+    cr_expect_not_null(strstr(err, "REPL_SECRET_FILE"), "%s", err);
+    unsetenv("REPL_SECRET_FILE");
+    unlink(p1);
+    unlink(p2);
+    unlink(p3);
 }
 
 Test(redis_url, good)

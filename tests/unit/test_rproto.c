@@ -122,3 +122,103 @@ Test(rproto, touch_is_epoch_inc_id_and_answered_by_ack)
     cr_expect_eq(d.code, RPA_FULL);
     rproto_buf_free(&b);
 }
+
+/* A HELLO without the proof's fields is byte for byte the first version's
+ * (a replica without REPL_SECRET_FILE talks to an older build as before). */
+Test(rproto, a_plain_hello_keeps_its_bytes)
+{
+    struct rproto_msg m = {.type = RP_HELLO, .seq = 0, .inc = 5, .code = 1};
+    snprintf(m.tag, sizeof m.tag, "r1");
+    struct rproto_buf b = {0};
+    cr_assert(rproto_append(&b, &m));
+    static const unsigned char want[] = {0, 0, 0, 9, 1, RP_HELLO, RPF_INC | RPF_CODE | RPF_TAG,
+                                         0, 5, 1, 2, 'r', '1'};
+    cr_assert_eq(b.len, sizeof want);
+    cr_expect(memcmp(b.p, want, sizeof want) == 0, "the HELLO frame's bytes");
+    struct rproto_msg d;
+    size_t used;
+    cr_assert_eq(rproto_decode(b.p, b.len, &d, &used), RPROTO_OK);
+    cr_expect_eq(d.opt, 0);
+    rproto_buf_free(&b);
+}
+
+/* HELLO may carry a nonce, or a nonce and a MAC (after the other fields, in
+ * bit order); AUTH carries exactly a MAC. Each round-trips. */
+Test(rproto, hello_with_a_nonce_or_a_proof_and_auth_round_trip)
+{
+    static const uint8_t opts[] = {RPF_NONCE, RPF_NONCE | RPF_MAC};
+    for (size_t i = 0; i < 2; i++) {
+        struct rproto_msg m = {.type = RP_HELLO, .seq = 3, .inc = 9, .opt = opts[i]};
+        snprintf(m.tag, sizeof m.tag, "rep2");
+        memset(m.nonce, 0xa5, sizeof m.nonce);
+        memset(m.mac, 0x5a, sizeof m.mac);
+        struct rproto_buf b = {0};
+        cr_assert(rproto_append(&b, &m));
+        size_t extra = RPROTO_NONCE_LEN + (i ? RPROTO_MAC_LEN : 0);
+        cr_expect_eq(b.len, 4 + 3 + 1 + 1 + 1 + 5 + extra);
+        cr_expect_eq(b.p[6], RPF_INC | RPF_CODE | RPF_TAG | opts[i]);
+        cr_expect_eq(b.p[b.len - extra], 0xa5, "the nonce follows the tag");
+        struct rproto_msg d;
+        size_t used;
+        cr_assert_eq(rproto_decode(b.p, b.len, &d, &used), RPROTO_OK);
+        cr_expect_eq(d.opt, opts[i]);
+        cr_expect_str_eq(d.tag, "rep2");
+        cr_expect(memcmp(d.nonce, m.nonce, RPROTO_NONCE_LEN) == 0);
+        if (i)
+            cr_expect(memcmp(d.mac, m.mac, RPROTO_MAC_LEN) == 0);
+        for (size_t cut = 0; cut < b.len; cut++)
+            cr_expect_eq(rproto_decode(b.p, cut, &d, &used), RPROTO_MORE, "cut %zu", cut);
+        rproto_buf_free(&b);
+    }
+    struct rproto_msg a = {.type = RP_AUTH, .seq = 4};
+    memset(a.mac, 0x33, sizeof a.mac);
+    struct rproto_buf b = {0};
+    cr_assert(rproto_append(&b, &a));
+    cr_expect_eq(b.len, 4 + 3 + 1 + RPROTO_MAC_LEN);
+    struct rproto_msg d;
+    size_t used;
+    cr_assert_eq(rproto_decode(b.p, b.len, &d, &used), RPROTO_OK);
+    cr_expect_eq(d.type, RP_AUTH);
+    cr_expect_eq(d.opt, 0);
+    cr_expect(memcmp(d.mac, a.mac, RPROTO_MAC_LEN) == 0);
+    rproto_buf_free(&b);
+}
+
+/* The proof's fields only in the sets a handshake uses, of their exact size. */
+Test(rproto, proof_fields_are_strict)
+{
+    struct rproto_buf b = {0};
+    struct rproto_msg m = {.type = RP_HELLO, .opt = RPF_MAC};
+    cr_expect(!rproto_append(&b, &m), "a HELLO with a MAC and no nonce");
+    m = (struct rproto_msg){.type = RP_PING, .opt = RPF_NONCE};
+    cr_expect(!rproto_append(&b, &m), "a PING with a nonce");
+    m = (struct rproto_msg){.type = RP_AUTH, .opt = RPF_NONCE};
+    cr_expect(!rproto_append(&b, &m), "an AUTH with a nonce");
+    cr_expect_eq(b.len, 0);
+    rproto_buf_free(&b);
+
+    unsigned char f[80] = {0, 0, 0, 0, 1, RP_HELLO, RPF_INC | RPF_CODE | RPF_TAG | RPF_MAC,
+                           0, 5, 0, 0};
+    size_t n = 11 + RPROTO_MAC_LEN;
+    f[3] = (unsigned char)(n - 4);
+    expect(f, n, RPROTO_BAD, "a HELLO with a MAC and no nonce");
+    f[6] = RPF_INC | RPF_CODE | RPF_TAG | RPF_NONCE;
+    f[3] = (unsigned char)(11 + RPROTO_NONCE_LEN - 1 - 4);
+    expect(f, 11 + RPROTO_NONCE_LEN - 1, RPROTO_BAD, "a nonce one byte short");
+    f[3] = (unsigned char)(11 + RPROTO_NONCE_LEN + 1 - 4);
+    expect(f, 11 + RPROTO_NONCE_LEN + 1, RPROTO_BAD, "a nonce one byte long");
+    f[3] = (unsigned char)(11 + RPROTO_NONCE_LEN - 4);
+    expect(f, 11 + RPROTO_NONCE_LEN, RPROTO_OK, "a HELLO with its nonce");
+
+    unsigned char g[48] = {0, 0, 0, 0, 1, RP_AUTH, RPF_MAC, 0};
+    g[3] = (unsigned char)(4 + RPROTO_MAC_LEN - 1);
+    expect(g, 8 + RPROTO_MAC_LEN - 1, RPROTO_BAD, "a MAC one byte short");
+    g[3] = (unsigned char)(4 + RPROTO_MAC_LEN);
+    expect(g, 8 + RPROTO_MAC_LEN, RPROTO_OK, "an AUTH");
+    g[6] = RPF_MAC | RPF_NONCE;
+    expect(g, 8 + RPROTO_MAC_LEN, RPROTO_BAD, "an AUTH with a nonce");
+    g[5] = RP_PING;
+    g[6] = RPF_NONCE;
+    g[3] = (unsigned char)(4 + RPROTO_NONCE_LEN);
+    expect(g, 8 + RPROTO_NONCE_LEN, RPROTO_BAD, "a PING with a nonce");
+}

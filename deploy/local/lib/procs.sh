@@ -130,8 +130,9 @@ prog_cmd() {
                  "$STATEFUL_BIN") ;;
         stateless)
             stateless_store "$P_INDEX"
-            CMD=(env PORT="$port" LISTEN_ADDR=127.0.0.1 INSTANCE_ID="$name" "${STORE[@]}"
-                 "$STATELESS_BIN") ;;
+            # (REPL_SECRET_FILE is the stateful replicas' only)
+            CMD=(env -u REPL_SECRET_FILE PORT="$port" LISTEN_ADDR=127.0.0.1 INSTANCE_ID="$name"
+                 "${STORE[@]}" "$STATELESS_BIN") ;;
         haproxy)
             CMD=("$HAPROXY_BIN" -db -f "$RUN_DIR/haproxy.cfg") ;;
     esac

@@ -31,6 +31,12 @@ validate() {
     if [ -n "$REDIS_UNIX_REPLICAS" ] && [ "$REDIS_MODE" = ha ]; then
         die "REDIS_UNIX_REPLICAS works with REDIS_MODE=single only"
     fi
+    if [ -n "${REPL_SECRET_FILE:-}" ]; then
+        if ! [ -f "$REPL_SECRET_FILE" ] || ! [ -r "$REPL_SECRET_FILE" ]; then
+            die "REPL_SECRET_FILE=$REPL_SECRET_FILE is not a readable file"
+        fi
+        REPL_SECRET_FILE=$(cd "$(dirname "$REPL_SECRET_FILE")" && pwd)/$(basename "$REPL_SECRET_FILE")
+    fi
     local v name p seen=" "
     for v in "${PORT_VARS[@]}" STATEFUL_BASE_PORT STATELESS_BASE_PORT SENTINEL_BASE_PORT; do
         check_port_value "$v" "${!v}"
