@@ -146,8 +146,11 @@ Test(repl_auth, the_same_secret_replicates_as_without)
 static void outsider_start(const char *const *extra)
 {
     trio_pick_ports(&T);
-    trio_start_one(&T, 0, "sync", (const char *const[]){env_good, NULL});
-    trio_start_one(&T, 1, "sync", (const char *const[]){env_good, NULL});
+    /* the outsider is a member by name, and this test is about links, not
+     * partitions: no split-brain protection, so 2 may take 1's carts alone */
+    const char *const trusted[] = {env_good, "REPL_MIN_MEMBERS=0", NULL};
+    trio_start_one(&T, 0, "sync", trusted);
+    trio_start_one(&T, 1, "sync", trusted);
     trio_start_one(&T, 2, "sync", extra);
     for (int i = 0; i < 2; i++)
         for (long long t0 = harness_ms();
@@ -160,7 +163,6 @@ static void outsider_start(const char *const *extra)
 static void outsider_counted(void)
 {
     long refused = info(1, "repl_auth_refused");
-    cr_expect_geq(refused, 1, "replica 2 counted the outsider refused: %ld", refused);
     for (long long t0 = harness_ms(); refused < 5 && harness_ms() - t0 < 5000;
          refused = info(1, "repl_auth_refused"))
         harness_nap(100);
@@ -313,7 +315,7 @@ static struct rproto_msg lookup;   /* a LOOKUP of cart 0 */
 static void raw_setup(void)
 {
     trio_pick_ports(&T);
-    trio_start_one(&T, 0, "sync", (const char *const[]){env_good, NULL});
+    trio_start_one(&T, 0, "sync", (const char *const[]){env_good, "REPL_MIN_MEMBERS=0", NULL});
     make_cart(0, 0);
     rauth_init(&A, (const unsigned char *)SECRET, strlen(SECRET));
     lookup = (struct rproto_msg){.type = RP_LOOKUP, .seq = 2};
