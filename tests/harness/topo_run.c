@@ -18,7 +18,7 @@ struct worker {
 };
 
 /* Price of sku k. */
-static int price(int k)
+int topo_run_price(int k)
 {
     return 100 + 37 * k;
 }
@@ -93,7 +93,7 @@ static void sess_plan(struct topo_run *r, struct topo_run_sess *s, const char **
     snprintf(path, 64, "/cart/items/SKU-%d", *k);
     if (r->idempotent || (s->qty[*k] > 0 && op == 1)) {
         *m = "PUT";
-        snprintf(body, 96, "{\"qty\": %d, \"unit_price_cents\": %d}", q, price(*k));
+        snprintf(body, 96, "{\"qty\": %d, \"unit_price_cents\": %d}", q, topo_run_price(*k));
         *qty = q;
     } else if (s->qty[*k] > 0 && op == 2) {
         *m = "DELETE";
@@ -103,7 +103,7 @@ static void sess_plan(struct topo_run *r, struct topo_run_sess *s, const char **
         *m = "POST";
         snprintf(path, 64, "/cart/items");
         snprintf(body, 96, "{\"sku\": \"SKU-%d\", \"qty\": %d, \"unit_price_cents\": %d}",
-                 *k, q, price(*k));
+                 *k, q, topo_run_price(*k));
         *qty = s->qty[*k] + q;
     }
 }
@@ -183,33 +183,41 @@ void topo_run_rounds(struct topo_run *r, int from, int to, int pause, const char
         pthread_join(th[t], NULL);
 }
 
-/* True when j is exactly the session's expected cart (version: at least, if resent). */
-static bool cart_matches(const struct topo_run_sess *s, json_t *j)
+/* True when j is exactly cart id with qty[k] of SKU-k (k < nsku, 0: no line) at
+ * topo_run_price(k), at version (at_least: that version or a later one). */
+bool topo_run_cart_is(json_t *j, const char *id, const int *qty, int nsku, long version,
+                      bool at_least)
 {
     json_t *items = json_object_get(j, "items"), *it;
-    const char *id = json_string_value(json_object_get(j, "id"));
-    long long version = json_integer_value(json_object_get(j, "version")), total = 0;
-    if (!id || strcmp(id, s->id) || !json_is_array(items))
+    const char *got = json_string_value(json_object_get(j, "id"));
+    long long v = json_integer_value(json_object_get(j, "version")), total = 0;
+    if (!got || strcmp(got, id) || !json_is_array(items))
         return false;
-    if (s->resent ? version < s->version : version != s->version)
+    if (at_least ? v < version : v != version)
         return false;
     size_t want = 0, i;
-    for (int k = 0; k < TOPO_RUN_NSKU; k++)
-        if (s->qty[k] > 0) {
+    for (int k = 0; k < nsku; k++)
+        if (qty[k] > 0) {
             want++;
-            total += (long long)s->qty[k] * price(k);
+            total += (long long)qty[k] * topo_run_price(k);
         }
     if (json_array_size(items) != want)
         return false;
     json_array_foreach(items, i, it) {
         int k = -1;
         const char *sku = json_string_value(json_object_get(it, "sku"));
-        if (!sku || sscanf(sku, "SKU-%d", &k) != 1 || k < 0 || k >= TOPO_RUN_NSKU ||
-            json_integer_value(json_object_get(it, "qty")) != s->qty[k] ||
-            json_integer_value(json_object_get(it, "unit_price_cents")) != price(k))
+        if (!sku || sscanf(sku, "SKU-%d", &k) != 1 || k < 0 || k >= nsku ||
+            json_integer_value(json_object_get(it, "qty")) != qty[k] ||
+            json_integer_value(json_object_get(it, "unit_price_cents")) != topo_run_price(k))
             return false;
     }
     return json_integer_value(json_object_get(j, "total_cents")) == total;
+}
+
+/* True when j is exactly the session's expected cart (version: at least, if resent). */
+static bool cart_matches(const struct topo_run_sess *s, json_t *j)
+{
+    return topo_run_cart_is(j, s->id, s->qty, TOPO_RUN_NSKU, s->version, s->resent);
 }
 
 /* GET /cart through the proxy: true when exact; status, error code and owner tag out. */

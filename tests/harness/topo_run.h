@@ -56,6 +56,14 @@ void topo_run_free(struct topo_run *r);
  * round's worth of requests is done, while the threads go on after round pause. */
 void topo_run_rounds(struct topo_run *r, int from, int to, int pause, const char *kill_name);
 
+/* The price of sku SKU-k in a run's changes. */
+int topo_run_price(int k);
+
+/* True when j is exactly cart id with qty[k] of SKU-k (k < nsku, 0: no line) at
+ * topo_run_price(k), at version (at_least: that version or a later one). */
+bool topo_run_cart_is(json_t *j, const char *id, const int *qty, int nsku, long version,
+                      bool at_least);
+
 /* GET /cart through the proxy: true when exactly the session's expected cart;
  * status, error code and owner tag (32 bytes each) out. */
 bool topo_run_exact(struct topo_run *r, struct topo_run_sess *s, long *status, char *code,

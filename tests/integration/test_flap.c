@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "harness_http.h"
 #include "topo.h"
+#include "topo_run.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -63,37 +64,10 @@ static void down(void)
 
 TestSuite(flap, .init = up, .fini = down, .timeout = 150);
 
-static int price(int k)
-{
-    return 250 + 111 * k;
-}
-
 /* True when j is exactly the session's expected cart. */
 static bool exact(const struct sess *s, json_t *j)
 {
-    json_t *items = json_object_get(j, "items"), *it;
-    const char *id = json_string_value(json_object_get(j, "id"));
-    long long total = 0;
-    size_t want = 0, i;
-    if (!id || strcmp(id, s->id) || !json_is_array(items) ||
-        json_integer_value(json_object_get(j, "version")) != s->version)
-        return false;
-    for (int k = 0; k < NSKU; k++)
-        if (s->qty[k] > 0) {
-            want++;
-            total += (long long)s->qty[k] * price(k);
-        }
-    if (json_array_size(items) != want)
-        return false;
-    json_array_foreach(items, i, it) {
-        int k = -1;
-        const char *sku = json_string_value(json_object_get(it, "sku"));
-        if (!sku || sscanf(sku, "SKU-%d", &k) != 1 || k < 0 || k >= NSKU ||
-            json_integer_value(json_object_get(it, "qty")) != s->qty[k] ||
-            json_integer_value(json_object_get(it, "unit_price_cents")) != price(k))
-            return false;
-    }
-    return json_integer_value(json_object_get(j, "total_cents")) == total;
+    return topo_run_cart_is(j, s->id, s->qty, NSKU, s->version, false);
 }
 
 /* One request of a session (a change with an Idempotency-Key of its session and
@@ -176,7 +150,7 @@ static void sess_round(struct sess *s)
         return;
     char body[96];
     snprintf(body, sizeof body, "{\"sku\":\"SKU-%d\",\"qty\":1,\"unit_price_cents\":%d}", k,
-             price(k));
+             topo_run_price(k));
     st = sess_req(s, "POST", "/cart/items", body, &j, &rep);
     if (st == 200) {
         s->qty[k]++;

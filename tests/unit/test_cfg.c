@@ -323,15 +323,21 @@ Test(cfg, no_abbreviations)
     cr_expect_eq(c.port, 8081);
 }
 
+/* What cfg_usage(kind) printed (stdout redirected by the test's .init), into out. */
+static void usage_text(const struct cfg_profile *kind, char *out, size_t size)
+{
+    cfg_usage(kind);
+    fflush(stdout);
+    FILE *f = cr_get_redirected_stdout();
+    size_t n = fread(out, 1, size - 1, f);
+    out[n] = '\0';
+}
+
 /* --help lists the options of the kind, with variables and defaults. */
 Test(cfg, usage_lists_the_kinds_options, .init = cr_redirect_stdout)
 {
-    cfg_usage(CFG_STATELESS);
-    fflush(stdout);
-    char out[8192];
-    FILE *f = cr_get_redirected_stdout();
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = '\0';
+    char out[16384];
+    usage_text(CFG_STATELESS, out, sizeof out);
     cr_expect(strstr(out, "--redis-url") && strstr(out, "REDIS_URL"), "%s", out);
     cr_expect(strstr(out, "--port") && strstr(out, "8081"), "%s", out);
     cr_expect(strstr(out, "--help") != NULL);
@@ -342,12 +348,8 @@ Test(cfg, usage_lists_the_kinds_options, .init = cr_redirect_stdout)
 /* stateful-svc's --help lists the replication secret. */
 Test(cfg, usage_lists_the_replication_secret, .init = cr_redirect_stdout)
 {
-    cfg_usage(CFG_STATEFUL);
-    fflush(stdout);
     char out[16384];
-    FILE *f = cr_get_redirected_stdout();
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = '\0';
+    usage_text(CFG_STATEFUL, out, sizeof out);
     cr_expect(strstr(out, "--repl-secret-file FILE") && strstr(out, "REPL_SECRET_FILE"), "%s",
               out);
 }
