@@ -11,6 +11,7 @@
 #include "mstore.h"
 #include "mtable.h"
 #include "rnet.h"
+#include "rquorum.h"
 #include "util.h"
 
 /* A lookup in progress: who holds the cart of q? */
@@ -22,7 +23,6 @@ struct repl_lookup {
     int tries;                    /* TAKEs refused while the owner settled its changes */
     int left;                     /* lookups q may make after this one */
     bool best_owner;
-    bool best_moved;
     uint64_t best_epoch;
     char best_tag[ID_TAG_MAX + 1];
 };
@@ -39,11 +39,7 @@ struct repl {
     long handoffs;                /* handoffs sent, not yet answered */
     atomic_ullong acks;
     atomic_ullong taken;          /* carts taken from a peer (TAKE granted) */
-    int min_members;              /* REPL_MIN_MEMBERS (sync only) */
-    atomic_bool majority;         /* the loop's verdict, each tick and at every link loss */
-    atomic_bool protect;          /* protection in force: sync, and members >= min_members */
-    atomic_int members;
-    atomic_ullong no_quorum;
+    struct rquorum quorum;        /* split-brain protection's verdict */
     atomic_bool started;          /* net is set: the loop's first tick runs before rnet_start returns */
 };
 
@@ -131,7 +127,6 @@ static void repl_found(struct repl *r, struct rnet_link *l, struct repl_lookup *
             (owner == lk->best_owner && msg->epoch > lk->best_epoch)) {
             lk->best = l->slot;
             lk->best_owner = owner;
-            lk->best_moved = msg->code & RPROLE_MOVED;
             lk->best_epoch = msg->epoch;
             snprintf(lk->best_tag, sizeof lk->best_tag, "%s", msg->tag);
         }
@@ -240,28 +235,14 @@ static void repl_answer(void *ud, struct rnet_link *l, struct rnet_pend *p,
     }
 }
 
-/* Is a majority of the members reachable (any thread)? On losing it, every
- * cart owned here becomes suspect: the other side may promote its backup
- * copy and change it, so after healing each is re-checked before it is
- * served (a read must not return the cart as it was before the partition). */
+/* Take the split-brain verdict again (any thread). On losing the majority,
+ * every cart owned here becomes suspect: the other side may promote its
+ * backup copy and change it, so after healing each is re-checked before it
+ * is served (a read must not return the cart as it was before the partition). */
 static void repl_check_quorum(struct repl *r)
 {
-    int members, live;
-    if (!atomic_load(&r->started))
-        return;
-    rnet_members(r->net, &members, &live);
-    bool protect = r->mode == REPL_SYNC && r->min_members > 0 && members >= r->min_members;
-    bool maj = !protect || 2 * live > members;
-    atomic_store(&r->members, members);
-    atomic_store(&r->protect, protect);
-    bool was = atomic_exchange(&r->majority, maj);
-    if (was && !maj) {
-        log_msg(LOG_WARN, "no_quorum", "%d of %d members reachable: changes refused", live,
-                members);
+    if (atomic_load(&r->started) && rquorum_check(&r->quorum, r->net))
         mstore_suspect_all(r->m);
-    } else if (!was && maj) {
-        log_msg(LOG_INFO, "quorum", "%d of %d members reachable again", live, members);
-    }
 }
 
 /* rnet_ops.lost: a peer died: re-replicate what it backed up; the copies
@@ -473,8 +454,7 @@ struct repl *repl_start(const struct repl_cfg *cfg, struct mstore *m, char *err,
     r->m = m;
     r->mode = cfg->mode;
     r->timeout_ms = cfg->timeout_ms;
-    r->min_members = cfg->min_members;
-    atomic_init(&r->majority, true);
+    rquorum_init(&r->quorum, cfg->mode == REPL_SYNC, cfg->min_members);
     snprintf(r->tag, sizeof r->tag, "%s", cfg->tag);
     pthread_mutex_init(&r->mu, NULL);
     pthread_condattr_t ca;
@@ -535,19 +515,17 @@ bool repl_ready(struct repl *r)
  * counted, after a fresh look (a link that came up since the last tick). */
 bool repl_majority(struct repl *r)
 {
-    if (!r || atomic_load(&r->majority))
+    if (!r)
         return true;
-    repl_check_quorum(r);
-    if (atomic_load(&r->majority))
-        return true;
-    atomic_fetch_add(&r->no_quorum, 1);
-    return false;
+    if (!atomic_load(&r->started)) /* before the first verdict: a majority, as at init */
+        return atomic_load(&r->quorum.majority);
+    return rquorum_majority(&r->quorum, r->net);
 }
 
 /* Split-brain protection in force? */
 bool repl_protected(struct repl *r)
 {
-    return r && atomic_load(&r->protect);
+    return r && atomic_load(&r->quorum.protect);
 }
 
 /* Is a synchronous change of cart id waiting for its backup's ack? */
@@ -569,8 +547,8 @@ void repl_stats(struct repl *r, struct repl_stats *out)
     rnet_counters(r->net, &out->bytes_sent, &out->msgs_sent);
     out->acks = atomic_load(&r->acks);
     out->taken = atomic_load(&r->taken);
-    out->no_quorum = atomic_load(&r->no_quorum);
-    out->members = atomic_load(&r->members);
+    out->no_quorum = atomic_load(&r->quorum.refused);
+    out->members = atomic_load(&r->quorum.members);
     out->auth_refused = rnet_auth_refused(r->net);
     size_t n;
     struct rnet_link *ls = rnet_links(r->net, &n);
