@@ -25,8 +25,9 @@ static void mem_complete(struct store_req *q, enum store_status st)
 }
 
 /* What a request does with a backup copy: with its owner alive, ask the
- * peers (and take it over from the owner); with its owner dead, ask the peers for a newer copy first (may_lookup),
- * then promote this one. */
+ * peers (and take it over from the owner, asking again while it moves on);
+ * with its owner dead, ask the peers for a newer copy first, then promote
+ * this one (only on the majority side under split-brain protection). */
 static enum store_status mem_backup(struct mstore *m, struct mt_shard *sh, struct mt_entry *e,
                                     struct store_req *q, int lookups, bool *pending,
                                     bool *lookup)
